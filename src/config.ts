@@ -1,0 +1,178 @@
+/** Configuration from wrangler vars and secrets: parsed and validated once per isolate. */
+
+import { BUILTIN_REGISTRIES, type Registry } from "./registries";
+
+/** The vars this module reads; every one is optional (see wrangler.toml for each). */
+export interface ConfigVars {
+  /** JSON object: route name → base URL, or `{ "url", "registry" }` for a new route. */
+  UPSTREAMS?: string;
+  /** Route for hosts whose first label names no route. Default `docker`. */
+  DEFAULT_ROUTE?: string;
+  /** Milliseconds to wait for an upstream's response headers. Default 8000. */
+  UPSTREAM_TIMEOUT_MS?: string;
+}
+
+/** The validated configuration. */
+export interface Config {
+  /** Every route, built-ins first, in display order. */
+  readonly registries: readonly Registry[];
+  /** Route name → registry. */
+  readonly byRoute: ReadonlyMap<string, Registry>;
+  /** Registry name or alias (lower case) → registry; used by `ns` and path prefixes. */
+  readonly byName: ReadonlyMap<string, Registry>;
+  readonly defaultRegistry: Registry;
+  readonly timeoutMs: number;
+}
+
+/** A configuration the Worker cannot run with; the message names the var and the fix. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join("; ")}`);
+  }
+}
+
+const ROUTE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+// host[:port], as a registry name appears in image references.
+const REGISTRY_NAME = /^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$/;
+const DEFAULT_TIMEOUT_MS = 8000;
+
+const cache = new WeakMap<object, Config>();
+
+/** Returns the configuration for `env`, parsing it on first use in this isolate. Throws ConfigError. */
+export function loadConfig(env: ConfigVars): Config {
+  let config = cache.get(env);
+  if (!config) {
+    config = parseConfig(env);
+    cache.set(env, config);
+  }
+  return config;
+}
+
+/** Parses and validates the vars; collects every problem before throwing. */
+export function parseConfig(env: ConfigVars): Config {
+  const problems: string[] = [];
+  const registries = applyUpstreams(env.UPSTREAMS, problems);
+
+  const byRoute = new Map(registries.map((r) => [r.route, r]));
+  const byName = new Map<string, Registry>();
+  for (const r of registries) {
+    for (const name of [r.registry, ...r.aliases]) {
+      const other = byName.get(name);
+      if (other && other !== r) {
+        problems.push(
+          `UPSTREAMS: routes "${other.route}" and "${r.route}" both use registry name "${name}"`,
+        );
+      }
+      byName.set(name, r);
+    }
+  }
+
+  const defaultName = (env.DEFAULT_ROUTE ?? "").trim() || "docker";
+  const defaultRegistry = byRoute.get(defaultName);
+  if (!defaultRegistry) {
+    problems.push(
+      `DEFAULT_ROUTE: "${defaultName}" is not a route (routes: ${[...byRoute.keys()].join(", ")})`,
+    );
+  }
+
+  const timeoutMs = parseTimeout(env.UPSTREAM_TIMEOUT_MS, problems);
+
+  if (problems.length || !defaultRegistry) throw new ConfigError(problems);
+  return { registries, byRoute, byName, defaultRegistry, timeoutMs };
+}
+
+/** Built-in table with the UPSTREAMS overrides and additions applied. */
+function applyUpstreams(raw: string | undefined, problems: string[]): Registry[] {
+  const registries = [...BUILTIN_REGISTRIES];
+  if (!raw || !raw.trim()) return registries;
+
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    problems.push(
+      'UPSTREAMS: not valid JSON (expected an object such as {"docker":"https://..."})',
+    );
+    return registries;
+  }
+  if (!isObject(parsed)) {
+    problems.push("UPSTREAMS: must be a JSON object of route name → URL");
+    return registries;
+  }
+
+  for (const [route, value] of Object.entries(parsed)) {
+    const where = `UPSTREAMS.${route}`;
+    if (!ROUTE_NAME.test(route)) {
+      problems.push(`${where}: a route name must be one DNS label (a-z, 0-9, -)`);
+      continue;
+    }
+    const spec = typeof value === "string" ? { url: value } : value;
+    if (!isObject(spec) || typeof spec.url !== "string") {
+      problems.push(`${where}: expected a URL string or {"url": "...", "registry": "..."}`);
+      continue;
+    }
+    const url = parseUpstreamUrl(spec.url, where, problems);
+    if (!url) continue;
+
+    const index = registries.findIndex((r) => r.route === route);
+    if (index >= 0) {
+      // A built-in keeps its identity and quirks; only where it is fetched from changes.
+      const builtin = registries[index]!;
+      if (spec.registry !== undefined && spec.registry !== builtin.registry) {
+        problems.push(
+          `${where}.registry: built-in route "${route}" is always "${builtin.registry}"`,
+        );
+        continue;
+      }
+      registries[index] = { ...builtin, url };
+      continue;
+    }
+
+    const name = spec.registry ?? new URL(url).host;
+    if (typeof name !== "string" || !REGISTRY_NAME.test(name)) {
+      problems.push(
+        `${where}.registry: expected a registry host name such as "harbor.example.com"`,
+      );
+      continue;
+    }
+    registries.push({ route, registry: name, url, aliases: [], libraryPrefix: false });
+  }
+  return registries;
+}
+
+/** Accepts http(s) URLs without credentials, query or fragment; returns it without a trailing slash. */
+function parseUpstreamUrl(raw: string, where: string, problems: string[]): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    problems.push(`${where}: "${raw}" is not a URL`);
+    return undefined;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    problems.push(`${where}: must be an http(s) URL, got ${url.protocol}`);
+  } else if (url.username || url.password) {
+    problems.push(`${where}: credentials do not belong in the URL`);
+  } else if (url.search || url.hash) {
+    problems.push(`${where}: must not have a query or fragment`);
+  } else {
+    return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  }
+  return undefined;
+}
+
+function parseTimeout(raw: string | undefined, problems: string[]): number {
+  if (raw === undefined || raw.trim() === "") return DEFAULT_TIMEOUT_MS;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 100 || value > 120_000) {
+    problems.push(
+      `UPSTREAM_TIMEOUT_MS: expected milliseconds between 100 and 120000, got "${raw}"`,
+    );
+    return DEFAULT_TIMEOUT_MS;
+  }
+  return value;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,83 @@
+/** cf-registry-proxy: the Worker's fetch handler. Parses config once, routes, dispatches; the only place that catches. */
+
+import { handlePing, handleTokenRequest } from "./auth";
+import { ConfigError, loadConfig, type ConfigVars } from "./config";
+import { RegistryError } from "./errors";
+import { helpPage } from "./help";
+import { proxyRepository } from "./proxy";
+import {
+  hostRoute,
+  namespaceRegistry,
+  parseEndpoint,
+  resolveRepository,
+  type Route,
+} from "./routing";
+
+/** Methods a pull-through proxy serves; POST only for containerd's OAuth2 token form. */
+const READ_METHODS = new Set(["GET", "HEAD"]);
+
+export default {
+  async fetch(request, env): Promise<Response> {
+    try {
+      const response = await handle(request, env);
+      response.headers.set("docker-distribution-api-version", "registry/2.0");
+      return response;
+    } catch (error) {
+      return toErrorResponse(error, request.method);
+    }
+  },
+} satisfies ExportedHandler<Env>;
+
+async function handle(request: Request, env: ConfigVars): Promise<Response> {
+  const config = loadConfig(env);
+  const url = new URL(request.url);
+  const endpoint = parseEndpoint(url.pathname);
+  const method = request.method;
+  if (!READ_METHODS.has(method) && !(method === "POST" && endpoint.kind === "auth")) {
+    throw new RegistryError(
+      "UNSUPPORTED",
+      `${method} is not supported: this proxy is pull-only`,
+      undefined,
+      {
+        headers: { allow: endpoint.kind === "auth" ? "GET, HEAD, POST" : "GET, HEAD" },
+      },
+    );
+  }
+
+  const byHost = hostRoute(config, url.hostname);
+  const ns = url.searchParams.get("ns");
+  switch (endpoint.kind) {
+    case "help":
+      return helpPage(url, config);
+    case "auth":
+      return handleTokenRequest(request, url, config, byHost);
+    case "ping": {
+      const route: Route =
+        ns === null ? byHost : { registry: namespaceRegistry(config, ns), source: "ns" };
+      return withNamespace(await handlePing(request, url, config, route), ns);
+    }
+    default: {
+      const route = resolveRepository(config, byHost, ns, endpoint.name);
+      return withNamespace(await proxyRepository(request, url, config, route, endpoint), ns);
+    }
+  }
+}
+
+/** Echoes containerd's `ns` as `OCI-Namespace` (distribution-spec, "Registry proxying"). */
+function withNamespace(response: Response, ns: string | null): Response {
+  if (ns !== null) response.headers.set("oci-namespace", ns);
+  return response;
+}
+
+function toErrorResponse(error: unknown, method: string): Response {
+  if (error instanceof RegistryError) return error.toResponse(method);
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    return new RegistryError("UNKNOWN", "the proxy is misconfigured", error.problems).toResponse(
+      method,
+    );
+  }
+  // Anything else is a bug: log it, tell the client nothing about internals.
+  console.error("unhandled error", error instanceof Error ? error.stack : String(error));
+  return new RegistryError("UNKNOWN", "internal error").toResponse(method);
+}

@@ -1,0 +1,200 @@
+/** Proxying repository endpoints (manifests, blobs, tags, referrers): build the upstream request, stream the answer back. */
+
+import { ANONYMOUS_TOKEN, rewriteChallenge, unauthorized } from "./auth";
+import type { Config } from "./config";
+import { RegistryError, isErrorCode, type ErrorCode } from "./errors";
+import type { RepositoryEndpoint, RepositoryRoute } from "./routing";
+import { fetchUpstream, forwardableHeaders, readCapped } from "./upstream";
+
+/** Upstream response headers a client may need; the rest (cookies, CDN and cloud internals) stay behind. */
+const RESPONSE_HEADERS = [
+  "content-type",
+  "content-length",
+  "content-range",
+  "content-encoding",
+  "accept-ranges",
+  "docker-content-digest",
+  "etag",
+  "last-modified",
+  "oci-filters-applied",
+  "retry-after",
+  "ratelimit-limit",
+  "ratelimit-remaining",
+  "docker-ratelimit-source",
+] as const;
+
+/** Query parameters the spec defines per endpoint; anything else (including `ns`) is ours. */
+const QUERY_PARAMETERS: Record<RepositoryEndpoint["kind"], readonly string[]> = {
+  manifest: [],
+  blob: [],
+  tags: ["n", "last"],
+  referrers: ["artifactType"],
+};
+
+/** Where each endpoint lives on a registry (distribution-spec "Endpoints" table). */
+export function upstreamPath(endpoint: RepositoryEndpoint, repository: string): string {
+  switch (endpoint.kind) {
+    case "manifest":
+      return `/v2/${repository}/manifests/${endpoint.reference}`;
+    case "blob":
+      return `/v2/${repository}/blobs/${endpoint.digest}`;
+    case "tags":
+      return `/v2/${repository}/tags/list`;
+    case "referrers":
+      return `/v2/${repository}/referrers/${endpoint.digest}`;
+  }
+}
+
+/** Forwards a GET/HEAD on a repository endpoint to the route's upstream and maps its answer. */
+export async function proxyRepository(
+  request: Request,
+  url: URL,
+  config: Config,
+  route: RepositoryRoute,
+  endpoint: RepositoryEndpoint,
+): Promise<Response> {
+  const target = new URL(route.registry.url + upstreamPath(endpoint, route.repository));
+  for (const name of QUERY_PARAMETERS[endpoint.kind]) {
+    const value = url.searchParams.get(name);
+    if (value !== null) target.searchParams.set(name, value);
+  }
+
+  const headers = forwardableHeaders(request.headers);
+  if (headers.get("authorization") === `Bearer ${ANONYMOUS_TOKEN}`) headers.delete("authorization");
+
+  const method = request.method === "HEAD" ? "HEAD" : "GET";
+  const upstream = await fetchUpstream(target.href, { method, headers }, config.timeoutMs);
+
+  if (upstream.status === 401) {
+    await upstream.body?.cancel();
+    const challenge = rewriteChallenge(
+      url,
+      route,
+      upstream.headers.get("www-authenticate"),
+      route.repository,
+    );
+    throw new RegistryError("UNAUTHORIZED", "authentication required", undefined, {
+      headers: { "www-authenticate": challenge },
+    });
+  }
+  if (upstream.status >= 400) throw await upstreamError(upstream, endpoint);
+
+  const responseHeaders = pickHeaders(upstream.headers);
+  if (responseHeaders.has("content-encoding")) responseHeaders.delete("content-length");
+  const digest =
+    endpoint.kind === "blob"
+      ? endpoint.digest
+      : endpoint.kind === "manifest" && endpoint.reference.includes(":")
+        ? endpoint.reference
+        : undefined;
+  // A blob served by a CDN after a redirect carries no registry headers; the digest is what was asked for.
+  if (digest && !responseHeaders.has("docker-content-digest"))
+    responseHeaders.set("docker-content-digest", digest);
+  const link = upstream.headers.get("link");
+  if (link) responseHeaders.set("link", rewriteLink(link, url));
+
+  return new Response(method === "HEAD" ? null : upstream.body, {
+    status: upstream.status,
+    headers: responseHeaders,
+  });
+}
+
+/** Copies the response headers a registry client needs. */
+function pickHeaders(source: Headers): Headers {
+  const headers = new Headers();
+  for (const name of RESPONSE_HEADERS) {
+    const value = source.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  return headers;
+}
+
+/**
+ * Points a pagination `Link: <...>; rel="next"` at the proxy path the client used, keeping
+ * the upstream's query (`last`, `n`) and the client's `ns`.
+ */
+export function rewriteLink(link: string, requestUrl: URL): string {
+  const m = /^\s*<([^>]*)>(.*)$/.exec(link);
+  if (!m) return link;
+  const next = new URL(m[1]!, "http://upstream.invalid");
+  const ns = requestUrl.searchParams.get("ns");
+  if (ns !== null) next.searchParams.set("ns", ns);
+  return `<${requestUrl.pathname}${next.search}>${m[2]}`;
+}
+
+/** What a 404 means for each endpoint. */
+const NOT_FOUND_CODE: Record<RepositoryEndpoint["kind"], ErrorCode> = {
+  manifest: "MANIFEST_UNKNOWN",
+  blob: "BLOB_UNKNOWN",
+  tags: "NAME_UNKNOWN",
+  referrers: "MANIFEST_UNKNOWN",
+};
+
+/**
+ * An upstream error as an OCI error: the upstream's own OCI message when it sent one, never
+ * its HTML or XML page. Rate limits keep Retry-After and the rate-limit headers; 5xx become 502.
+ */
+async function upstreamError(
+  upstream: Response,
+  endpoint: RepositoryEndpoint,
+): Promise<RegistryError> {
+  const headers: Record<string, string> = {};
+  for (const name of [
+    "retry-after",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "docker-ratelimit-source",
+  ]) {
+    const value = upstream.headers.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  const oci = await ociError(upstream);
+  const status = upstream.status;
+  if (status === 429) {
+    return new RegistryError(
+      "TOOMANYREQUESTS",
+      oci?.message ?? "upstream rate limit reached",
+      oci?.detail,
+      { headers },
+    );
+  }
+  if (status >= 500) {
+    return new RegistryError("UNAVAILABLE", `upstream answered ${status}`, oci?.message, {
+      status: 502,
+      headers,
+    });
+  }
+  const code: ErrorCode =
+    oci?.code ??
+    (status === 404
+      ? NOT_FOUND_CODE[endpoint.kind]
+      : status === 403
+        ? "DENIED"
+        : status === 416
+          ? "RANGE_INVALID"
+          : "UNKNOWN");
+  return new RegistryError(code, oci?.message ?? `upstream answered ${status}`, oci?.detail, {
+    status,
+    headers,
+  });
+}
+
+/** The first error of an upstream OCI error body, if the body is one (read at most 16 KiB). */
+async function ociError(
+  upstream: Response,
+): Promise<{ code?: ErrorCode; message: string; detail: unknown } | undefined> {
+  if (!/json/i.test(upstream.headers.get("content-type") ?? "")) {
+    await upstream.body?.cancel();
+    return undefined;
+  }
+  const text = await readCapped(upstream.body, 16 * 1024);
+  try {
+    const first = (JSON.parse(text ?? "") as { errors?: Array<Record<string, unknown>> })
+      .errors?.[0];
+    if (!first || typeof first.message !== "string") return undefined;
+    const code = typeof first.code === "string" && isErrorCode(first.code) ? first.code : undefined;
+    return { code, message: first.message.slice(0, 500), detail: first.detail ?? null };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,48 @@
+/** The built-in table of upstream registries, keyed by route name (the first DNS label that selects it). */
+
+/** What the proxy knows about one upstream registry. */
+export interface Registry {
+  /** Route name: `docker.example.com` selects route `docker`. */
+  readonly route: string;
+  /** The registry's own name, as clients write it in references, `ns=` and path prefixes. */
+  readonly registry: string;
+  /** Other names clients use for the same registry (path prefixes, `ns`). */
+  readonly aliases: readonly string[];
+  /** Base URL the proxy fetches from; `/v2/...` is appended. */
+  readonly url: string;
+  /** Docker Hub: a one-component repository name means `library/<name>`. */
+  readonly libraryPrefix: boolean;
+}
+
+type Entry = [route: string, registry: string, url: string, extra?: Partial<Registry>];
+
+const ENTRIES: Entry[] = [
+  [
+    "docker",
+    "docker.io",
+    "https://registry-1.docker.io",
+    { aliases: ["registry-1.docker.io", "index.docker.io"], libraryPrefix: true },
+  ],
+  ["quay", "quay.io", "https://quay.io"],
+  ["gcr", "gcr.io", "https://gcr.io"],
+  ["k8s-gcr", "k8s.gcr.io", "https://k8s.gcr.io"],
+  ["k8s", "registry.k8s.io", "https://registry.k8s.io"],
+  ["ghcr", "ghcr.io", "https://ghcr.io"],
+  ["cloudsmith", "docker.cloudsmith.io", "https://docker.cloudsmith.io"],
+  ["ecr", "public.ecr.aws", "https://public.ecr.aws"],
+  ["mcr", "mcr.microsoft.com", "https://mcr.microsoft.com"],
+  ["nvcr", "nvcr.io", "https://nvcr.io"],
+  ["gitlab", "registry.gitlab.com", "https://registry.gitlab.com"],
+  ["elastic", "docker.elastic.co", "https://docker.elastic.co"],
+];
+
+/** Built-in registries in display order. */
+export const BUILTIN_REGISTRIES: readonly Registry[] = ENTRIES.map(
+  ([route, registry, url, extra]) => ({
+    route,
+    registry,
+    url,
+    aliases: extra?.aliases ?? [],
+    libraryPrefix: extra?.libraryPrefix ?? false,
+  }),
+);
