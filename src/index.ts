@@ -16,21 +16,28 @@ import {
 /** Methods a pull-through proxy serves; POST only for containerd's OAuth2 token form. */
 const READ_METHODS = new Set(["GET", "HEAD"]);
 
+/** Echo `ns` only when it is a plain host name: it comes from the query and goes into a header. */
+const ECHOABLE_NAMESPACE = /^[a-z0-9.:-]{1,253}$/;
+
 export default {
   async fetch(request, env): Promise<Response> {
+    const url = new URL(request.url);
+    let response: Response;
     try {
-      const response = await handle(request, env);
-      response.headers.set("docker-distribution-api-version", "registry/2.0");
-      return response;
+      response = await handle(request, url, env);
     } catch (error) {
-      return toErrorResponse(error, request.method);
+      response = toErrorResponse(error, request.method);
     }
+    response.headers.set("docker-distribution-api-version", "registry/2.0");
+    // containerd's ns is echoed as OCI-Namespace (distribution-spec, "Registry proxying").
+    const ns = url.searchParams.get("ns");
+    if (ns !== null && ECHOABLE_NAMESPACE.test(ns)) response.headers.set("oci-namespace", ns);
+    return response;
   },
 } satisfies ExportedHandler<Env>;
 
-async function handle(request: Request, env: ConfigVars): Promise<Response> {
+async function handle(request: Request, url: URL, env: ConfigVars): Promise<Response> {
   const config = loadConfig(env);
-  const url = new URL(request.url);
   const endpoint = parseEndpoint(url.pathname);
   const method = request.method;
   if (!READ_METHODS.has(method) && !(method === "POST" && endpoint.kind === "auth")) {
@@ -54,19 +61,17 @@ async function handle(request: Request, env: ConfigVars): Promise<Response> {
     case "ping": {
       const route: Route =
         ns === null ? byHost : { registry: namespaceRegistry(config, ns), source: "ns" };
-      return withNamespace(await handlePing(request, url, config, route), ns);
+      return handlePing(request, url, config, route);
     }
-    default: {
-      const route = resolveRepository(config, byHost, ns, endpoint.name);
-      return withNamespace(await proxyRepository(request, url, config, route, endpoint), ns);
-    }
+    default:
+      return proxyRepository(
+        request,
+        url,
+        config,
+        resolveRepository(config, byHost, ns, endpoint.name),
+        endpoint,
+      );
   }
-}
-
-/** Echoes containerd's `ns` as `OCI-Namespace` (distribution-spec, "Registry proxying"). */
-function withNamespace(response: Response, ns: string | null): Response {
-  if (ns !== null) response.headers.set("oci-namespace", ns);
-  return response;
 }
 
 function toErrorResponse(error: unknown, method: string): Response {
