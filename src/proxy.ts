@@ -1,10 +1,11 @@
 /** Proxying repository endpoints (manifests, blobs, tags, referrers): build the upstream request, stream the answer back. */
 
-import { ANONYMOUS_TOKEN, rewriteChallenge, unauthorized } from "./auth";
+import { clientCredentials, rewriteChallenge, unauthorized } from "./auth";
 import type { Config } from "./config";
 import { RegistryError, isErrorCode, type ErrorCode } from "./errors";
 import type { RepositoryEndpoint, RepositoryRoute } from "./routing";
 import { fetchUpstream, forwardableHeaders, readCapped } from "./upstream";
+import { anonymousAuthorization, forgetAnonymousToken } from "./upstream-auth";
 
 /** Upstream response headers a client may need; the rest (cookies, CDN and cloud internals) stay behind. */
 const RESPONSE_HEADERS = [
@@ -59,14 +60,21 @@ export async function proxyRepository(
     if (value !== null) target.searchParams.set(name, value);
   }
 
+  // Anonymous clients pull with the upstream's anonymous token, which the proxy fetches and reuses.
+  const credentials = clientCredentials(request);
+  const authorization =
+    credentials ??
+    (await anonymousAuthorization(route.registry, route.repository, config.timeoutMs));
   const headers = forwardableHeaders(request.headers);
-  if (headers.get("authorization") === `Bearer ${ANONYMOUS_TOKEN}`) headers.delete("authorization");
+  if (authorization) headers.set("authorization", authorization);
 
   const method = request.method === "HEAD" ? "HEAD" : "GET";
   const upstream = await fetchUpstream(target.href, { method, headers }, config.timeoutMs);
 
   if (upstream.status === 401) {
     await upstream.body?.cancel();
+    // Not public (or the token went stale): the client must authenticate; start afresh next time.
+    if (!credentials) forgetAnonymousToken(route.registry, route.repository);
     const challenge = rewriteChallenge(
       url,
       route,

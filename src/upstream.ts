@@ -2,10 +2,12 @@
 
 import { RegistryError } from "./errors";
 
-/** Client request headers an upstream registry may see. Everything else (Host, Cookie, CF-*) stays here. */
+/**
+ * Client request headers an upstream registry may see. Everything else (Host, Cookie, CF-*) stays
+ * here; Authorization is the auth layer's decision, not a copy.
+ */
 const FORWARDED_HEADERS = [
   "accept",
-  "authorization",
   "range",
   "if-none-match",
   "if-match",

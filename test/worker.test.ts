@@ -1,7 +1,8 @@
 // Integration: the whole Worker inside workerd, against fake upstreams that count every request.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { clearAuthCache } from "../src/auth";
+import { ANONYMOUS_TOKEN } from "../src/auth";
 import worker from "../src/index";
+import { clearUpstreamAuthCache } from "../src/upstream-auth";
 import { FakeNet, fakeRegistry, makeImage, type FakeImage } from "./helpers/fake-registry";
 
 const HUB = "registry-1.docker.io";
@@ -16,7 +17,7 @@ let privateImage: FakeImage;
 let tool: FakeImage;
 
 beforeEach(async () => {
-  clearAuthCache();
+  clearUpstreamAuthCache();
   net = new FakeNet();
   nginx = await makeImage("nginx");
   privateImage = await makeImage("private");
@@ -122,9 +123,9 @@ describe("anonymous Docker Hub pull by short name", () => {
   it("completes library/, follows the CDN redirect and streams the blob", async () => {
     const ping = await call("https://docker.example.com/v2/");
     const token = await tokenFor(ping.headers.get("www-authenticate")!, "repository:nginx:pull");
-    expect(net.to(HUB_AUTH)[0]?.url).toBe(
-      `https://${HUB_AUTH}/token?service=registry.docker.io&scope=repository%3Alibrary%2Fnginx%3Apull`,
-    );
+    // Anonymous clients get the proxy's token; the upstream's comes on first use.
+    expect(token).toBe(ANONYMOUS_TOKEN);
+    expect(net.to(HUB_AUTH)).toHaveLength(0);
     const auth = { authorization: `Bearer ${token}` };
 
     const head = await call("https://docker.example.com/v2/nginx/manifests/latest", {
@@ -135,6 +136,9 @@ describe("anonymous Docker Hub pull by short name", () => {
     expect(head.headers.get("docker-content-digest")).toBe(nginx.manifestDigest);
     expect(head.headers.get("content-length")).toBe(String(nginx.manifest.length));
     expect(await head.text()).toBe("");
+    expect(net.to(HUB_AUTH)[0]?.url).toBe(
+      `https://${HUB_AUTH}/token?service=registry.docker.io&scope=repository%3Alibrary%2Fnginx%3Apull`,
+    );
 
     const manifest = await call(
       `https://docker.example.com/v2/nginx/manifests/${nginx.manifestDigest}`,
@@ -155,11 +159,32 @@ describe("anonymous Docker Hub pull by short name", () => {
     expect(blob.headers.get("docker-content-digest")).toBe(nginx.blobDigest);
     expect(blob.headers.get("content-length")).toBe(String(nginx.blob.length));
 
-    // The CDN got the blob request, without the token or anything else of the client's.
+    // The registry got the upstream token; the CDN got nothing of the client's or the proxy's.
+    expect(
+      net.to(HUB, /nginx/).every((s) => s.headers.authorization?.startsWith("Bearer token:anon:")),
+    ).toBe(true);
     const [cdn] = net.to(CDN);
     expect(cdn?.headers).not.toHaveProperty("authorization");
     expect(cdn?.headers).not.toHaveProperty("accept");
     expect(cdn?.url).toContain("sig=secret");
+  });
+
+  it("fetches one upstream token for ten pulls of a repository", async () => {
+    for (let i = 0; i < 10; i++) {
+      const manifest = await call("https://docker.example.com/v2/nginx/manifests/latest");
+      expect(manifest.status).toBe(200);
+      const blob = await call(`https://docker.example.com/v2/nginx/blobs/${nginx.blobDigest}`);
+      expect(blob.status).toBe(200);
+      await blob.arrayBuffer();
+    }
+    expect(net.to(HUB_AUTH)).toHaveLength(1);
+    expect(net.to(HUB, /^\/v2\/$/)).toHaveLength(1);
+  });
+
+  it("serves anonymous requests that skipped the token dance (containerd, curl) directly", async () => {
+    const response = await call("https://docker.example.com/v2/library/nginx/manifests/latest");
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe(nginx.manifest);
   });
 
   it("resumes a blob with Range across the redirect (206)", async () => {
@@ -181,12 +206,18 @@ describe("anonymous Docker Hub pull by short name", () => {
     expect(net.to(CDN)[0]?.headers.range).toBe("bytes=100-");
   });
 
-  it("answers an unauthenticated manifest with the proxy's challenge and the completed scope", async () => {
-    const response = await call("https://docker.example.com/v2/nginx/manifests/latest");
-    expect(response.status).toBe(401);
-    expect(response.headers.get("www-authenticate")).toBe(
-      'Bearer realm="https://docker.example.com/v2/auth",service="registry.docker.io",scope="repository:library/nginx:pull"',
-    );
+  it("answers an upstream 401 with the proxy's challenge, scope completed, and retries afresh", async () => {
+    for (let i = 0; i < 2; i++) {
+      const response = await call("https://docker.example.com/v2/private/manifests/latest", {
+        headers: { authorization: `Bearer ${ANONYMOUS_TOKEN}` },
+      });
+      expect(response.status).toBe(401);
+      expect(response.headers.get("www-authenticate")).toBe(
+        'Bearer realm="https://docker.example.com/v2/auth",service="registry.docker.io",scope="repository:library/private:pull"',
+      );
+    }
+    // A refused anonymous token is not reused.
+    expect(net.to(HUB_AUTH)).toHaveLength(2);
   });
 
   it("passes tag listing through with the Link header pointing back at the proxy", async () => {
@@ -261,28 +292,39 @@ describe("private repositories", () => {
 describe("routing modes", () => {
   it("routes containerd's ns=ghcr.io through the token flow to ghcr", async () => {
     const url = "https://docker.example.com/v2/org/tool/manifests/latest?ns=ghcr.io";
-    const challenged = await call(url);
-    expect(challenged.status).toBe(401);
-    const challenge = challenged.headers.get("www-authenticate")!;
+    const ping = await call("https://docker.example.com/v2/?ns=ghcr.io");
+    const challenge = ping.headers.get("www-authenticate")!;
     expect(challenge).toBe(
-      'Bearer realm="https://docker.example.com/v2/auth?ns=ghcr.io",service="ghcr.io",scope="repository:org/tool:pull"',
+      'Bearer realm="https://docker.example.com/v2/auth?ns=ghcr.io",service="ghcr.io"',
     );
-    const token = await tokenFor(challenge, "repository:org/tool:pull");
-    const response = await call(url, { headers: { authorization: `Bearer ${token}` } });
+    // containerd sends its credentials as an OAuth2 form to the realm, which still carries ns.
+    const realm = /realm="([^"]+)"/.exec(challenge)![1]!;
+    const tokenResponse = await call(realm, {
+      method: "POST",
+      body: "grant_type=password&username=alice&password=wonderland&service=ghcr.io&scope=repository%3Aorg%2Ftool%3Apull",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    const { access_token } = (await tokenResponse.json()) as { access_token: string };
+    expect(access_token).toBe("token:alice:repository:org/tool:pull");
+    expect(net.to(GHCR, /token/)).toHaveLength(1);
+
+    const response = await call(url, { headers: { authorization: `Bearer ${access_token}` } });
     expect(response.status).toBe(200);
     expect(response.headers.get("oci-namespace")).toBe("ghcr.io");
     expect(await response.text()).toBe(tool.manifest);
     expect(net.to(HUB, /org\/tool/)).toHaveLength(0);
+
+    const anonymous = await call(url);
+    expect(await anonymous.text()).toBe(tool.manifest);
   });
 
   it("routes a /v2/ghcr.io/... path prefix, in the path and in the scope", async () => {
     const url = "https://proxy.example.workers.dev/v2/ghcr.io/org/tool/manifests/latest";
-    const challenge = (await call(url)).headers.get("www-authenticate")!;
-    expect(challenge).toContain('realm="https://proxy.example.workers.dev/v2/auth?ns=ghcr.io"');
     // Docker takes the realm from its /v2/ ping (the default route) and sends the prefixed scope.
     const token = await tokenFor(
       'Bearer realm="https://proxy.example.workers.dev/v2/auth",service="registry.docker.io"',
       "repository:ghcr.io/org/tool:pull",
+      { headers: { authorization: `Basic ${btoa("alice:wonderland")}` } },
     );
     expect(new URL(net.to(GHCR, /token/)[0]!.url).searchParams.getAll("scope")).toEqual([
       "repository:org/tool:pull",
@@ -317,6 +359,22 @@ describe("routing modes", () => {
     expect(net.to(K8S, /manifests/)[0]?.headers).not.toHaveProperty("authorization");
   });
 
+  it("challenges a prefixed private pull with ns on the realm", async () => {
+    fakeRegistry(net, {
+      host: GHCR,
+      authHost: GHCR,
+      repositories: { "org/tool": tool },
+      privateRepositories: ["org/tool"],
+    });
+    const response = await call(
+      "https://proxy.example.workers.dev/v2/ghcr.io/org/tool/manifests/latest",
+    );
+    expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toBe(
+      'Bearer realm="https://proxy.example.workers.dev/v2/auth?ns=ghcr.io",service="ghcr.io",scope="repository:org/tool:pull"',
+    );
+  });
+
   it("keeps library/ completion and ns=docker.io when UPSTREAMS moves Docker Hub", async () => {
     net.on("127.0.0.1:5000", (request, url) => {
       const hub = new URL(url.pathname + url.search, `https://${HUB}`);
@@ -328,11 +386,9 @@ describe("routing modes", () => {
       {},
       env,
     );
-    expect(response.status).toBe(401);
-    expect(response.headers.get("www-authenticate")).toContain(
-      'scope="repository:library/nginx:pull"',
-    );
-    expect(net.to("127.0.0.1:5000")[0]?.url).toBe(
+    expect(response.status).toBe(200);
+    expect(response.headers.get("oci-namespace")).toBe("docker.io");
+    expect(net.to("127.0.0.1:5000", /manifests/)[0]?.url).toBe(
       "http://127.0.0.1:5000/v2/library/nginx/manifests/latest",
     );
   });
@@ -430,17 +486,18 @@ describe("errors", () => {
   });
 
   it("passes 429 as TOOMANYREQUESTS with Retry-After and rate-limit headers", async () => {
-    net.on(
-      HUB,
-      () =>
-        new Response("<html>slow down</html>", {
-          status: 429,
-          headers: {
-            "retry-after": "60",
-            "ratelimit-remaining": "0;w=21600",
-            "content-type": "text/html",
-          },
-        }),
+    // Docker Hub counts (and limits) manifest GETs; its ping stays open.
+    net.on(HUB, (_, url) =>
+      url.pathname === "/v2/"
+        ? new Response("{}")
+        : new Response("<html>slow down</html>", {
+            status: 429,
+            headers: {
+              "retry-after": "60",
+              "ratelimit-remaining": "0;w=21600",
+              "content-type": "text/html",
+            },
+          }),
     );
     const response = await call("https://docker.example.com/v2/nginx/manifests/latest");
     expect(response.status).toBe(429);
