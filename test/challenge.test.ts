@@ -5,12 +5,23 @@ describe("parseChallenges", () => {
   it("reads Docker Hub's bearer challenge", () => {
     expect(
       parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io"'),
-    ).toEqual([{ scheme: "bearer", params: { realm: "https://auth.docker.io/token", service: "registry.docker.io" } }]);
+    ).toEqual([
+      {
+        scheme: "bearer",
+        params: { realm: "https://auth.docker.io/token", service: "registry.docker.io" },
+      },
+    ]);
   });
 
   it("reads parameters in any order, with spaces and unquoted values", () => {
-    const [c] = parseChallenges('Bearer  service=ghcr.io , scope="repository:a/b:pull", realm="https://ghcr.io/token"');
-    expect(c?.params).toEqual({ service: "ghcr.io", scope: "repository:a/b:pull", realm: "https://ghcr.io/token" });
+    const [c] = parseChallenges(
+      'Bearer  service=ghcr.io , scope="repository:a/b:pull", realm="https://ghcr.io/token"',
+    );
+    expect(c?.params).toEqual({
+      service: "ghcr.io",
+      scope: "repository:a/b:pull",
+      realm: "https://ghcr.io/token",
+    });
   });
 
   it("unescapes quoted strings and keeps commas inside them", () => {
@@ -19,24 +30,37 @@ describe("parseChallenges", () => {
   });
 
   it("splits several challenges in one header (quay.io)", () => {
-    const all = parseChallenges('Basic realm="quay", Bearer realm="https://quay.io/v2/auth",service="quay.io"');
+    const all = parseChallenges(
+      'Basic realm="quay", Bearer realm="https://quay.io/v2/auth",service="quay.io"',
+    );
     expect(all.map((c) => c.scheme)).toEqual(["basic", "bearer"]);
-    expect(findBearer('Basic realm="quay", Bearer realm="https://quay.io/v2/auth",service="quay.io"')?.params).toEqual({
+    expect(
+      findBearer('Basic realm="quay", Bearer realm="https://quay.io/v2/auth",service="quay.io"')
+        ?.params,
+    ).toEqual({
       realm: "https://quay.io/v2/auth",
       service: "quay.io",
     });
   });
 
   it("lower-cases scheme and parameter names", () => {
-    expect(parseChallenges('BEARER Realm="x"')).toEqual([{ scheme: "bearer", params: { realm: "x" } }]);
+    expect(parseChallenges('BEARER Realm="x"')).toEqual([
+      { scheme: "bearer", params: { realm: "x" } },
+    ]);
   });
 
-  it.each(["", "   ", ",,,", '"', "=", "Bearer @@@", 'Bearer realm="unterminated', "Bearer realm="])(
-    "survives malformed input %j without throwing",
-    (header) => {
-      expect(Array.isArray(parseChallenges(header))).toBe(true);
-    },
-  );
+  it.each([
+    "",
+    "   ",
+    ",,,",
+    '"',
+    "=",
+    "Bearer @@@",
+    'Bearer realm="unterminated',
+    "Bearer realm=",
+  ])("survives malformed input %j without throwing", (header) => {
+    expect(Array.isArray(parseChallenges(header))).toBe(true);
+  });
 
   it("finds no bearer in a Basic-only or missing header", () => {
     expect(findBearer('Basic realm="registry"')).toBeUndefined();
@@ -46,13 +70,17 @@ describe("parseChallenges", () => {
 
 describe("formatChallenge", () => {
   it("quotes and escapes values, skipping undefined ones", () => {
-    expect(formatChallenge("Bearer", { realm: "https://p/v2/auth", service: 'a"b', scope: undefined })).toBe(
-      'Bearer realm="https://p/v2/auth",service="a\\"b"',
-    );
+    expect(
+      formatChallenge("Bearer", { realm: "https://p/v2/auth", service: 'a"b', scope: undefined }),
+    ).toBe('Bearer realm="https://p/v2/auth",service="a\\"b"');
   });
 
   it("round-trips through the parser", () => {
-    const params = { realm: "https://p/v2/auth?ns=ghcr.io", service: "ghcr.io", scope: "repository:o/t:pull" };
+    const params = {
+      realm: "https://p/v2/auth?ns=ghcr.io",
+      service: "ghcr.io",
+      scope: "repository:o/t:pull",
+    };
     expect(parseChallenges(formatChallenge("Bearer", params))[0]?.params).toEqual(params);
   });
 });

@@ -5,15 +5,32 @@ import { assertReference, isValidDigest, isValidName, isValidTag } from "../src/
 const HEX64 = "a".repeat(64);
 
 describe("distribution-spec grammar", () => {
-  it.each(["nginx", "library/nginx", "a/b/c", "my-org/my_tool", "a__b", "a.b/c--d", "ghcr.io/org/tool"])(
-    "accepts name %j",
-    (name) => expect(isValidName(name)).toBe(true),
-  );
+  it.each([
+    "nginx",
+    "library/nginx",
+    "a/b/c",
+    "my-org/my_tool",
+    "a__b",
+    "a.b/c--d",
+    "ghcr.io/org/tool",
+  ])("accepts name %j", (name) => expect(isValidName(name)).toBe(true));
 
-  it.each(["", "Nginx", "a//b", "/a", "a/", "-a", "a-", "a..b", "a___b", "a/../b", "a%2fb", "a b", "a:b", "é"])(
-    "rejects name %j",
-    (name) => expect(isValidName(name)).toBe(false),
-  );
+  it.each([
+    "",
+    "Nginx",
+    "a//b",
+    "/a",
+    "a/",
+    "-a",
+    "a-",
+    "a..b",
+    "a___b",
+    "a/../b",
+    "a%2fb",
+    "a b",
+    "a:b",
+    "é",
+  ])("rejects name %j", (name) => expect(isValidName(name)).toBe(false));
 
   it("rejects names longer than 255 characters", () => {
     expect(isValidName("a".repeat(255))).toBe(true);

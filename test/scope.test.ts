@@ -18,13 +18,19 @@ describe("scopes", () => {
     });
   });
 
-  it.each(["", "repository", "repository:nginx", ":nginx:pull", "repository::pull", "repository:nginx:"])(
-    "rejects %j",
-    (raw) => expect(parseScope(raw)).toBeUndefined(),
-  );
+  it.each([
+    "",
+    "repository",
+    "repository:nginx",
+    ":nginx:pull",
+    "repository::pull",
+    "repository:nginx:",
+  ])("rejects %j", (raw) => expect(parseScope(raw)).toBeUndefined());
 
   it("formats back to the wire form", () => {
-    expect(formatScope({ type: "repository", name: "a/b", actions: ["pull"] })).toBe("repository:a/b:pull");
+    expect(formatScope({ type: "repository", name: "a/b", actions: ["pull"] })).toBe(
+      "repository:a/b:pull",
+    );
   });
 
   it("knows repository scopes, plugin class included", () => {
