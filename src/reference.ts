@@ -8,10 +8,10 @@ const NAME = new RegExp(`^${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
 const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 // algorithm ":" encoded; the registered algorithms have fixed lengths of lowercase hex.
 const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
-const REGISTERED_ALGORITHMS: Record<string, RegExp> = {
-  sha256: /^[a-f0-9]{64}$/,
-  sha512: /^[a-f0-9]{128}$/,
-};
+const REGISTERED_ALGORITHMS = new Map([
+  ["sha256", /^[a-f0-9]{64}$/],
+  ["sha512", /^[a-f0-9]{128}$/],
+]);
 
 /** distribution rejects names longer than this (registry host included); so do we. */
 export const MAX_NAME_LENGTH = 255;
@@ -30,7 +30,7 @@ export function isValidTag(tag: string): boolean {
 export function isValidDigest(digest: string): boolean {
   if (digest.length > 256 || !DIGEST.test(digest)) return false;
   const [algorithm, encoded] = digest.split(":", 2) as [string, string];
-  const rule = REGISTERED_ALGORITHMS[algorithm];
+  const rule = REGISTERED_ALGORITHMS.get(algorithm);
   return rule ? rule.test(encoded) : false;
 }
 

@@ -56,6 +56,8 @@ describe("distribution-spec grammar", () => {
     `md5:${HEX64}`,
     `SHA256:${HEX64}`,
     `sha256:${HEX64.slice(1)}g`,
+    `constructor:${HEX64}`,
+    `__proto__:${HEX64}`,
     ":",
     "sha256:",
   ])("rejects digest %j", (d) => expect(isValidDigest(d)).toBe(false));
