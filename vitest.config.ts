@@ -7,8 +7,8 @@ export default defineConfig({
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
-        // Tests start from the shipped configuration; individual tests pass their own env.
-        bindings: {},
+        // The optional R2 cache bucket, so tests can pass it to the Worker as deployers bind it.
+        r2Buckets: ["CACHE_BUCKET"],
       },
     }),
   ],

@@ -10,6 +10,8 @@ export interface ConfigVars {
   DEFAULT_ROUTE?: string;
   /** Milliseconds to wait for an upstream's response headers. Default 8000. */
   UPSTREAM_TIMEOUT_MS?: string;
+  /** Prefix of every cache key; change it to start with an empty cache. Default `v1`. */
+  CACHE_NAMESPACE?: string;
 }
 
 /** The validated configuration. */
@@ -22,6 +24,7 @@ export interface Config {
   readonly byName: ReadonlyMap<string, Registry>;
   readonly defaultRegistry: Registry;
   readonly timeoutMs: number;
+  readonly cacheNamespace: string;
 }
 
 /** A configuration the Worker cannot run with; the message names the var and the fix. */
@@ -35,6 +38,7 @@ const ROUTE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 // host[:port], as a registry name appears in image references.
 const REGISTRY_NAME = /^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$/;
 const DEFAULT_TIMEOUT_MS = 8000;
+const CACHE_NAMESPACE = /^[a-z0-9-]{1,64}$/;
 
 const cache = new WeakMap<object, Config>();
 
@@ -76,9 +80,15 @@ export function parseConfig(env: ConfigVars): Config {
   }
 
   const timeoutMs = parseTimeout(env.UPSTREAM_TIMEOUT_MS, problems);
+  const cacheNamespace = (env.CACHE_NAMESPACE ?? "").trim() || "v1";
+  if (!CACHE_NAMESPACE.test(cacheNamespace)) {
+    problems.push(
+      `CACHE_NAMESPACE: expected 1-64 characters of a-z, 0-9 and -, got "${cacheNamespace}"`,
+    );
+  }
 
   if (problems.length || !defaultRegistry) throw new ConfigError(problems);
-  return { registries, byRoute, byName, defaultRegistry, timeoutMs };
+  return { registries, byRoute, byName, defaultRegistry, timeoutMs, cacheNamespace };
 }
 
 /** Built-in table with the UPSTREAMS overrides and additions applied. */

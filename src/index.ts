@@ -1,10 +1,11 @@
 /** cf-registry-proxy: the Worker's fetch handler. Parses config once, routes, dispatches; the only place that catches. */
 
-import { handlePing, handleTokenRequest } from "./auth";
+import { clientCredentials, handlePing, handleTokenRequest } from "./auth";
 import { ConfigError, loadConfig, type ConfigVars } from "./config";
 import { RegistryError } from "./errors";
 import { helpPage } from "./help";
-import { proxyRepository } from "./proxy";
+import { serveRepository } from "./cache";
+import { ContentStore } from "./content-store";
 import {
   hostRoute,
   namespaceRegistry,
@@ -19,12 +20,17 @@ const READ_METHODS = new Set(["GET", "HEAD"]);
 /** Echo `ns` only when it is a plain host name: it comes from the query and goes into a header. */
 const ECHOABLE_NAMESPACE = /^[a-z0-9.:-]{1,253}$/;
 
+/** Vars (see config.ts) plus the optional R2 bucket that keeps a persistent copy of pulled content. */
+export interface Bindings extends ConfigVars {
+  CACHE_BUCKET?: R2Bucket;
+}
+
 export default {
-  async fetch(request, env): Promise<Response> {
+  async fetch(request, env, ctx): Promise<Response> {
     const url = new URL(request.url);
     let response: Response;
     try {
-      response = await handle(request, url, env);
+      response = await handle(request, url, env, ctx);
     } catch (error) {
       response = toErrorResponse(error, request.method);
     }
@@ -34,9 +40,14 @@ export default {
     if (ns !== null && ECHOABLE_NAMESPACE.test(ns)) response.headers.set("oci-namespace", ns);
     return response;
   },
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<Bindings>;
 
-async function handle(request: Request, url: URL, env: ConfigVars): Promise<Response> {
+async function handle(
+  request: Request,
+  url: URL,
+  env: Bindings,
+  ctx: ExecutionContext,
+): Promise<Response> {
   const config = loadConfig(env);
   const endpoint = parseEndpoint(url.pathname);
   const method = request.method;
@@ -63,14 +74,20 @@ async function handle(request: Request, url: URL, env: ConfigVars): Promise<Resp
         ns === null ? byHost : { registry: namespaceRegistry(config, ns), source: "ns" };
       return handlePing(request, url, config, route);
     }
-    default:
-      return proxyRepository(
-        request,
-        url,
-        config,
-        resolveRepository(config, byHost, ns, endpoint.name),
-        endpoint,
+    default: {
+      const route = resolveRepository(config, byHost, ns, endpoint.name);
+      const credentials = clientCredentials(request);
+      const method = request.method === "HEAD" ? "HEAD" : "GET";
+      const store = new ContentStore(config.cacheNamespace, url.origin, env.CACHE_BUCKET, (p) =>
+        ctx.waitUntil(p),
       );
+      return serveRepository(
+        { url, config, route, headers: request.headers, credentials },
+        endpoint,
+        method,
+        store,
+      );
+    }
   }
 }
 

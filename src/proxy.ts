@@ -3,6 +3,7 @@
 import { clientCredentials, rewriteChallenge, unauthorized } from "./auth";
 import type { Config } from "./config";
 import { RegistryError, isErrorCode, type ErrorCode } from "./errors";
+import { isDigest } from "./reference";
 import type { RepositoryEndpoint, RepositoryRoute } from "./routing";
 import { fetchUpstream, forwardableHeaders, readCapped } from "./upstream";
 import { anonymousAuthorization, forgetAnonymousToken } from "./upstream-auth";
@@ -46,14 +47,28 @@ export function upstreamPath(endpoint: RepositoryEndpoint, repository: string): 
   }
 }
 
-/** Forwards a GET/HEAD on a repository endpoint to the route's upstream and maps its answer. */
+/** One client request for a repository, as the proxy forwards it. */
+export interface RepositoryRequest {
+  /** The URL the client used (for challenges, `Link` rewriting and spec query parameters). */
+  readonly url: URL;
+  readonly config: Config;
+  readonly route: RepositoryRoute;
+  /** The client's headers; only the forwardable ones go upstream. */
+  readonly headers: Headers;
+  /** The client's credentials, or null to pull with the upstream's anonymous access. */
+  readonly credentials: string | null;
+}
+
+/**
+ * Forwards a GET/HEAD on a repository endpoint to the route's upstream and maps its answer:
+ * success streams through untouched, 401 becomes the proxy's challenge, other errors OCI errors.
+ */
 export async function proxyRepository(
-  request: Request,
-  url: URL,
-  config: Config,
-  route: RepositoryRoute,
+  request: RepositoryRequest,
   endpoint: RepositoryEndpoint,
+  method: "GET" | "HEAD",
 ): Promise<Response> {
+  const { url, config, route, credentials } = request;
   const target = new URL(route.registry.url + upstreamPath(endpoint, route.repository));
   for (const name of QUERY_PARAMETERS[endpoint.kind]) {
     const value = url.searchParams.get(name);
@@ -61,43 +76,31 @@ export async function proxyRepository(
   }
 
   // Anonymous clients pull with the upstream's anonymous token, which the proxy fetches and reuses.
-  const credentials = clientCredentials(request);
   const authorization =
     credentials ??
     (await anonymousAuthorization(route.registry, route.repository, config.timeoutMs));
   const headers = forwardableHeaders(request.headers);
   if (authorization) headers.set("authorization", authorization);
 
-  const method = request.method === "HEAD" ? "HEAD" : "GET";
   const upstream = await fetchUpstream(target.href, { method, headers }, config.timeoutMs);
 
   if (upstream.status === 401) {
     await upstream.body?.cancel();
     // Not public (or the token went stale): the client must authenticate; start afresh next time.
     if (!credentials) forgetAnonymousToken(route.registry, route.repository);
-    const challenge = rewriteChallenge(
-      url,
-      route,
-      upstream.headers.get("www-authenticate"),
-      route.repository,
+    throw unauthorized(
+      rewriteChallenge(url, route, upstream.headers.get("www-authenticate"), route.repository),
     );
-    throw new RegistryError("UNAUTHORIZED", "authentication required", undefined, {
-      headers: { "www-authenticate": challenge },
-    });
   }
   if (upstream.status >= 400) throw await upstreamError(upstream, endpoint);
 
   const responseHeaders = pickHeaders(upstream.headers);
   if (responseHeaders.has("content-encoding")) responseHeaders.delete("content-length");
-  const digest =
-    endpoint.kind === "blob"
-      ? endpoint.digest
-      : endpoint.kind === "manifest" && endpoint.reference.includes(":")
-        ? endpoint.reference
-        : undefined;
   // A blob served by a CDN after a redirect carries no registry headers; the digest is what was asked for.
-  if (digest && !responseHeaders.has("docker-content-digest"))
+  const digest = requestedDigest(endpoint);
+  if (digest && !responseHeaders.has("docker-content-digest")) {
     responseHeaders.set("docker-content-digest", digest);
+  }
   const link = upstream.headers.get("link");
   if (link) responseHeaders.set("link", rewriteLink(link, url));
 
@@ -105,6 +108,13 @@ export async function proxyRepository(
     status: upstream.status,
     headers: responseHeaders,
   });
+}
+
+/** The digest a request names: a blob's, or a manifest's when it is fetched by digest. */
+export function requestedDigest(endpoint: RepositoryEndpoint): string | undefined {
+  if (endpoint.kind === "blob") return endpoint.digest;
+  if (endpoint.kind === "manifest" && isDigest(endpoint.reference)) return endpoint.reference;
+  return undefined;
 }
 
 /** Copies the response headers a registry client needs. */

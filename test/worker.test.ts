@@ -1,8 +1,9 @@
 // Integration: the whole Worker inside workerd, against fake upstreams that count every request.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ANONYMOUS_TOKEN } from "../src/auth";
-import worker from "../src/index";
+import type { Bindings } from "../src/index";
 import { clearUpstreamAuthCache } from "../src/upstream-auth";
+import { callWorker, errorOf, testEnv } from "./helpers/worker";
 import { FakeNet, fakeRegistry, makeImage, type FakeImage } from "./helpers/fake-registry";
 
 const HUB = "registry-1.docker.io";
@@ -18,6 +19,7 @@ let tool: FakeImage;
 
 beforeEach(async () => {
   clearUpstreamAuthCache();
+  env = testEnv();
   net = new FakeNet();
   nginx = await makeImage("nginx");
   privateImage = await makeImage("private");
@@ -40,15 +42,14 @@ afterEach(() => {
   expect(net.unexpected).toEqual([]);
 });
 
-const ENV = { DEFAULT_ROUTE: "docker", UPSTREAMS: "", UPSTREAM_TIMEOUT_MS: "1000" };
+let env: Bindings;
 
 function call(
   url: string,
   init: RequestInit = {},
-  env: Partial<typeof ENV> = {},
+  overrides: Partial<Bindings> = {},
 ): Promise<Response> {
-  const request = new Request(url, init) as Request<unknown, IncomingRequestCfProperties>;
-  return worker.fetch(request, { ...ENV, ...env });
+  return callWorker(url, init, { ...env, ...overrides });
 }
 
 /** Runs the client side of the token dance: the proxy's challenge, then its /v2/auth. */
@@ -63,17 +64,6 @@ async function tokenFor(challenge: string, scope: string, init: RequestInit = {}
   const body = (await response.json()) as { token: string; access_token: string };
   expect(body.access_token).toBe(body.token);
   return body.token;
-}
-
-async function errorOf(
-  response: Response,
-): Promise<{ code: string; message: string; detail: unknown }> {
-  expect(response.headers.get("content-type")).toMatch(/^application\/json/);
-  const body = (await response.json()) as {
-    errors: Array<{ code: string; message: string; detail: unknown }>;
-  };
-  expect(body.errors).toHaveLength(1);
-  return body.errors[0]!;
 }
 
 describe("ping", () => {

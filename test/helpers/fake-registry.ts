@@ -61,9 +61,10 @@ export interface FakeImage {
   blobDigest: string;
 }
 
-/** Builds a small image whose digests are real sha256 digests of its bytes. */
-export async function makeImage(seed = "layer"): Promise<FakeImage> {
-  const blob = new TextEncoder().encode(`${seed}:`.repeat(1000));
+/** Builds an image whose digests are real sha256 digests of its bytes; `blobSize` sets the layer size. */
+export async function makeImage(seed = "layer", blobSize = 6000): Promise<FakeImage> {
+  const pattern = new TextEncoder().encode(`${seed}:`);
+  const blob = new Uint8Array(blobSize).map((_, i) => pattern[i % pattern.length]!);
   const blobDigest = await sha256(blob);
   const manifest = JSON.stringify({
     schemaVersion: 2,

@@ -1,0 +1,289 @@
+// The edge cache: what is stored, what is served from it, and what never is.
+import { env as testBindings } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { HASH_LIMIT } from "../src/content-store";
+import type { Bindings } from "../src/index";
+import { clearUpstreamAuthCache } from "../src/upstream-auth";
+import {
+  FakeNet,
+  fakeRegistry,
+  makeImage,
+  serveBytes,
+  sha256,
+  type FakeImage,
+} from "./helpers/fake-registry";
+import { callWorker, errorOf, testEnv } from "./helpers/worker";
+
+const HUB = "registry-1.docker.io";
+const HUB_AUTH = "auth.docker.io";
+const CDN = "production.cloudflare.docker.com";
+const PROXY = "https://docker.example.com";
+const ALICE = { authorization: `Basic ${btoa("alice:wonderland")}` };
+
+let net: FakeNet;
+let env: Bindings;
+let nginx: FakeImage;
+let big: FakeImage;
+let secret: FakeImage;
+
+function hub(repositories: Record<string, FakeImage>) {
+  fakeRegistry(net, {
+    host: HUB,
+    authHost: HUB_AUTH,
+    service: "registry.docker.io",
+    cdnHost: CDN,
+    repositories,
+    privateRepositories: ["alice/private"],
+  });
+}
+
+beforeEach(async () => {
+  clearUpstreamAuthCache();
+  net = new FakeNet();
+  env = testEnv({
+    CACHE_BUCKET: (testBindings as unknown as { CACHE_BUCKET: R2Bucket }).CACHE_BUCKET,
+  });
+  nginx = await makeImage(`nginx-${env.CACHE_NAMESPACE}`);
+  big = await makeImage(`big-${env.CACHE_NAMESPACE}`, HASH_LIMIT + 100_000);
+  secret = await makeImage(`secret-${env.CACHE_NAMESPACE}`);
+  hub({ "library/nginx": nginx, "library/big": big, "alice/private": secret });
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  expect(net.unexpected).toEqual([]);
+});
+
+const call = (path: string, init: RequestInit = {}, overrides: Partial<Bindings> = {}) =>
+  callWorker(`${PROXY}${path}`, init, { ...env, ...overrides });
+
+/** A credentialed client's token, as containerd or a logged-in Docker gets it. */
+async function aliceToken(repository: string): Promise<string> {
+  const response = await call(`/v2/auth?scope=repository:${repository}:pull`, { headers: ALICE });
+  return ((await response.json()) as { token: string }).token;
+}
+
+async function pullBlob(path: string, init: RequestInit = {}, overrides: Partial<Bindings> = {}) {
+  const response = await call(path, init, overrides);
+  return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
+}
+
+describe("content addressed by digest", () => {
+  it("stores an anonymous blob and serves it again without the upstream", async () => {
+    const path = `/v2/nginx/blobs/${nginx.blobDigest}`;
+    const first = await pullBlob(path);
+    expect(first.response.headers.get("x-cache")).toBe("MISS");
+    expect(first.response.headers.get("server-timing")).toMatch(
+      /^upstream;dur=\d+;desc="1 request"$/,
+    );
+    expect(first.bytes).toEqual(nginx.blob);
+    const upstreamCalls = net.seen.length;
+
+    const second = await pullBlob(path);
+    expect(second.response.headers.get("x-cache")).toBe("HIT");
+    expect(second.response.headers.get("server-timing")).toBe('upstream;dur=0;desc="0 requests"');
+    expect(second.response.headers.get("docker-content-digest")).toBe(nginx.blobDigest);
+    expect(second.response.headers.get("content-length")).toBe(String(nginx.blob.length));
+    expect(second.bytes).toEqual(nginx.blob);
+    expect(net.seen.length).toBe(upstreamCalls);
+  });
+
+  it("shares a blob across repositories of the same registry", async () => {
+    hub({ "library/nginx": nginx, "library/other": nginx });
+    await pullBlob(`/v2/nginx/blobs/${nginx.blobDigest}`);
+    const other = await pullBlob(`/v2/other/blobs/${nginx.blobDigest}`);
+    expect(other.response.headers.get("x-cache")).toBe("HIT");
+  });
+
+  it("answers Range and HEAD from the store", async () => {
+    const path = `/v2/nginx/blobs/${nginx.blobDigest}`;
+    await pullBlob(path);
+    const calls = net.seen.length;
+    const range = await pullBlob(path, { headers: { range: "bytes=10-19" } });
+    expect(range.response.status).toBe(206);
+    expect(range.response.headers.get("content-range")).toBe(`bytes 10-19/${nginx.blob.length}`);
+    expect(range.bytes).toEqual(nginx.blob.slice(10, 20));
+    const head = await call(path, { method: "HEAD" });
+    expect(head.headers.get("x-cache")).toBe("HIT");
+    expect(head.headers.get("content-length")).toBe(String(nginx.blob.length));
+    expect(await head.text()).toBe("");
+    expect(net.seen.length).toBe(calls);
+  });
+
+  it("stores a manifest by digest after checking its digest", async () => {
+    const path = `/v2/nginx/manifests/${nginx.manifestDigest}`;
+    await call(path);
+    const again = await call(path);
+    expect(again.headers.get("x-cache")).toBe("HIT");
+    expect(again.headers.get("content-type")).toBe("application/vnd.oci.image.manifest.v1+json");
+    expect(await again.text()).toBe(nginx.manifest);
+  });
+
+  it("keeps a large blob in R2 (R2 checks the sha256) and serves ranges from there", async () => {
+    const path = `/v2/big/blobs/${big.blobDigest}`;
+    const first = await pullBlob(path);
+    expect(await sha256(first.bytes)).toBe(big.blobDigest);
+    const stored = await env.CACHE_BUCKET!.head(
+      `${env.CACHE_NAMESPACE}/docker.io/blobs/${big.blobDigest}`,
+    );
+    expect(stored?.size).toBe(big.blob.length);
+
+    const calls = net.seen.length;
+    const second = await pullBlob(path);
+    expect(second.response.headers.get("x-cache")).toBe("HIT");
+    expect(await sha256(second.bytes)).toBe(big.blobDigest);
+    const resumed = await pullBlob(path, { headers: { range: `bytes=${HASH_LIMIT}-` } });
+    expect(resumed.response.status).toBe(206);
+    expect(await sha256(resumed.bytes)).toBe(await sha256(big.blob.slice(HASH_LIMIT)));
+    expect(net.seen.length).toBe(calls);
+  });
+
+  it("does not store a large blob without R2: hashing it would cost the request's CPU", async () => {
+    const path = `/v2/big/blobs/${big.blobDigest}`;
+    await pullBlob(path, {}, { CACHE_BUCKET: undefined });
+    const second = await pullBlob(path, {}, { CACHE_BUCKET: undefined });
+    expect(second.response.headers.get("x-cache")).toBe("MISS");
+    expect(await sha256(second.bytes)).toBe(big.blobDigest);
+  });
+});
+
+describe("never storing what does not match", () => {
+  it.each([
+    ["a small blob with the wrong bytes", () => nginx, (b: Uint8Array) => b.map((x) => x ^ 1)],
+    ["a large blob with the wrong bytes", () => big, (b: Uint8Array) => b.map((x) => x ^ 1)],
+  ])("refuses %s", async (_, image, corrupt) => {
+    const { blob, blobDigest } = image();
+    net.on(CDN, (request) => serveBytes(request, corrupt(blob), {}));
+    const path = `/v2/library/${image() === big ? "big" : "nginx"}/blobs/${blobDigest}`;
+    await pullBlob(path);
+    hub({ "library/nginx": nginx, "library/big": big });
+    const second = await pullBlob(path);
+    expect(second.response.headers.get("x-cache")).toBe("MISS");
+    expect(await sha256(second.bytes)).toBe(blobDigest);
+  });
+
+  it("never stores a body the upstream cut short; the client sees a broken transfer", async () => {
+    net.on(CDN, () => {
+      const half = big.blob.slice(0, big.blob.length / 2);
+      const body = new ReadableStream({
+        start(controller) {
+          controller.enqueue(half);
+          controller.error(new Error("connection reset"));
+        },
+      });
+      return new Response(body, { headers: { "content-length": String(big.blob.length) } });
+    });
+    const path = `/v2/big/blobs/${big.blobDigest}`;
+    const cut = await call(path);
+    await expect(cut.arrayBuffer()).rejects.toThrow();
+    const stored = await env.CACHE_BUCKET!.head(
+      `${env.CACHE_NAMESPACE}/docker.io/blobs/${big.blobDigest}`,
+    );
+    expect(stored).toBeNull();
+  });
+});
+
+describe("private content", () => {
+  it("never stores what was fetched with a client's credentials", async () => {
+    const token = await aliceToken("alice/private");
+    const path = `/v2/alice/private/blobs/${secret.blobDigest}`;
+    const withToken = { headers: { authorization: `Bearer ${token}` } };
+    expect((await pullBlob(path, withToken)).bytes).toEqual(secret.blob);
+    expect((await pullBlob(path, withToken)).response.headers.get("x-cache")).toBe("MISS");
+
+    // Another client without credentials gets the upstream's refusal, not the stored copy.
+    const stranger = await call(path);
+    expect(stranger.status).toBe(401);
+    expect((await errorOf(stranger)).code).toBe("UNAUTHORIZED");
+  });
+
+  it("lets a client with credentials read public content others pulled anonymously", async () => {
+    await pullBlob(`/v2/nginx/blobs/${nginx.blobDigest}`);
+    const token = await aliceToken("library/nginx");
+    const hit = await call(`/v2/nginx/blobs/${nginx.blobDigest}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(hit.headers.get("x-cache")).toBe("HIT");
+  });
+});
+
+describe("tags", () => {
+  const manifestGets = () => net.to(HUB, /manifests/).filter((s) => s.method === "GET").length;
+  const manifestHeads = () => net.to(HUB, /manifests/).filter((s) => s.method === "HEAD").length;
+
+  it("resolves a known tag with a HEAD and serves the manifest from the store", async () => {
+    const first = await call("/v2/nginx/manifests/latest");
+    expect(first.headers.get("x-cache")).toBe("MISS");
+    expect(manifestGets()).toBe(1);
+    expect(manifestHeads()).toBe(0);
+
+    for (let i = 0; i < 3; i++) {
+      const again = await call("/v2/nginx/manifests/latest");
+      expect(again.headers.get("x-cache")).toBe("HIT");
+      expect(again.headers.get("docker-content-digest")).toBe(nginx.manifestDigest);
+      expect(await again.text()).toBe(nginx.manifest);
+    }
+    expect(manifestGets()).toBe(1);
+    expect(manifestHeads()).toBe(3);
+    // The upstream token was fetched once and reused.
+    expect(net.to(HUB_AUTH)).toHaveLength(1);
+  });
+
+  it("follows a tag that moved", async () => {
+    await call("/v2/nginx/manifests/latest");
+    const moved = await makeImage(`moved-${env.CACHE_NAMESPACE}`);
+    hub({ "library/nginx": moved });
+    const response = await call("/v2/nginx/manifests/latest");
+    expect(response.headers.get("x-cache")).toBe("MISS");
+    expect(await response.text()).toBe(moved.manifest);
+  });
+
+  it.each([
+    [
+      "rate limited",
+      () => new Response("<html>429</html>", { status: 429, headers: { "retry-after": "60" } }),
+    ],
+    ["failing", () => new Response("oops", { status: 503 })],
+    ["unreachable", () => Promise.reject(new TypeError("connection refused"))],
+  ])("serves the last good manifest when the upstream is %s", async (_, failure) => {
+    await call("/v2/nginx/manifests/latest");
+    net.on(HUB, (request, url) => (url.pathname === "/v2/" ? new Response("{}") : failure()));
+    for (const method of ["GET", "HEAD"]) {
+      const stale = await call("/v2/nginx/manifests/latest", { method });
+      expect(stale.status).toBe(200);
+      expect(stale.headers.get("x-cache")).toBe("STALE");
+      expect(stale.headers.get("warning")).toMatch(/^110 /);
+      expect(stale.headers.get("docker-content-digest")).toBe(nginx.manifestDigest);
+      if (method === "GET") expect(await stale.text()).toBe(nginx.manifest);
+    }
+  });
+
+  it("fails as before when there is no good copy", async () => {
+    net.on(HUB, (request, url) =>
+      url.pathname === "/v2/" ? new Response("{}") : new Response("x", { status: 503 }),
+    );
+    const response = await call("/v2/nginx/manifests/latest");
+    expect(response.status).toBe(502);
+  });
+});
+
+describe("storage failures are misses, never failed pulls", () => {
+  it("pulls when the Cache API and R2 both throw", async () => {
+    vi.spyOn(caches.default, "match").mockRejectedValue(new Error("no cache here"));
+    vi.spyOn(caches.default, "put").mockRejectedValue(new Error("no cache here"));
+    const bucket = {
+      get: () => Promise.reject(new Error("R2 outage")),
+      head: () => Promise.reject(new Error("R2 outage")),
+      put: () => Promise.reject(new Error("R2 outage")),
+    } as unknown as R2Bucket;
+    for (const path of [
+      `/v2/nginx/blobs/${nginx.blobDigest}`,
+      `/v2/big/blobs/${big.blobDigest}`,
+      "/v2/nginx/manifests/latest",
+    ]) {
+      const { response } = await pullBlob(path, {}, { CACHE_BUCKET: bucket });
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get("x-cache")).toBe("MISS");
+    }
+  });
+});
