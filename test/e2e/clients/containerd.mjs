@@ -1,0 +1,149 @@
+// A private containerd 1.6 (own root, state, socket, no CRI) and `ctr images pull` through a registry mirror set in hosts.toml files.
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { waitUntil } from "../fixture/net.mjs";
+import { run, startService } from "../fixture/processes.mjs";
+import { guardWorkDir, runChecked } from "./common.mjs";
+
+/** Programs this helper runs, and where Debian gets them. */
+export const CONTAINERD_BINARIES = ["containerd", "ctr"];
+export const CONTAINERD_APT = "containerd";
+
+/** The host a registry's hosts.toml names as its upstream (containerd's own default for docker.io). */
+const SERVERS = { "docker.io": "https://registry-1.docker.io" };
+
+/**
+ * @typedef {object} Containerd
+ * @property {string} address  the gRPC socket (for `ctr --address` or `dockerd --containerd`)
+ * @property {string} hostsDir  `ctr --hosts-dir`: one `<registry>/hosts.toml` per mirrored registry
+ * @property {(reference: string, options?: { user?: string, platform?: string }) => Promise<{ digest: string }>} pull
+ *   `ctr images pull` of a fully qualified reference; resolves to the digest containerd recorded for
+ *   it (the index digest for a multi-platform image). Throws with ctr's output, which names each
+ *   host tried and why it was left.
+ * @property {() => Promise<void>} stop  stops containerd and deletes workDir
+ */
+
+/**
+ * Starts containerd with everything under `workDir` and, when `mirror` is given, a hosts dir that
+ * sends each of `registries` to it: `[host."<mirror>"] capabilities = ["pull", "resolve"]`, so
+ * containerd adds `?ns=<registry>` to every request it makes to the mirror.
+ * @param {{ workDir: string, mirror?: string, registries?: string[], timeoutMs?: number }} options
+ *   mirror: e.g. http://127.0.0.1:8787 (plain http needs no --plain-http when the scheme says so)
+ * @returns {Promise<Containerd>}
+ */
+export async function startContainerd({
+  workDir,
+  mirror,
+  registries = ["docker.io"],
+  timeoutMs = 30_000,
+}) {
+  const guard = guardWorkDir(workDir);
+  const address = join(workDir, "containerd.sock");
+  const hostsDir = join(workDir, "hosts");
+  await mkdir(hostsDir, { recursive: true });
+  const config = join(workDir, "config.toml");
+  await writeFile(config, configToml(workDir, address));
+  if (mirror) {
+    for (const registry of registries) {
+      await mkdir(join(hostsDir, registry), { recursive: true });
+      await writeFile(join(hostsDir, registry, "hosts.toml"), hostsToml(registry, mirror));
+    }
+  }
+
+  const daemon = startService("containerd", "containerd", ["--config", config], {
+    logFile: join(workDir, "containerd.log"),
+    env: { PATH: process.env.PATH },
+  });
+  const stop = async () => {
+    await daemon.stop();
+    guard.remove();
+  };
+  const ctr = (/** @type {string[]} */ args) =>
+    runChecked("ctr", ["--address", address, ...args], { timeoutMs: 120_000 });
+
+  try {
+    await waitUntil(
+      async () => {
+        daemon.assertRunning();
+        return (
+          (await run("ctr", ["--address", address, "version"], { timeoutMs: 5_000 })).code === 0
+        );
+      },
+      { what: `containerd on ${address}`, timeoutMs },
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  return {
+    address,
+    hostsDir,
+    async pull(reference, { user, platform } = {}) {
+      // native snapshotter: unpacking is a plain copy, no overlay mounts to clean up.
+      const args = ["images", "pull", "--hosts-dir", hostsDir, "--snapshotter", "native"];
+      if (user) args.push("--user", user);
+      if (platform) args.push("--platform", platform);
+      await ctr([...args, reference]);
+      return { digest: await imageDigest(reference) };
+    },
+    stop,
+  };
+
+  /** @param {string} reference */
+  async function imageDigest(reference) {
+    // REF  TYPE  DIGEST  SIZE ... ; the filter leaves the header and one row.
+    const table = await ctr(["images", "ls", `name==${reference}`]);
+    const digest = table.split("\n")[1]?.trim().split(/\s+/)[2];
+    if (!digest?.startsWith("sha256:")) throw new Error(`no digest for ${reference} in:\n${table}`);
+    return digest;
+  }
+}
+
+/**
+ * containerd's config: every path private, no CRI (faster start, no /etc/cni or /opt/cni lookups),
+ * no snapshotters that probe for special filesystems.
+ * @param {string} dir
+ * @param {string} address
+ */
+function configToml(dir, address) {
+  const q = JSON.stringify;
+  return `version = 2
+root = ${q(join(dir, "root"))}
+state = ${q(join(dir, "state"))}
+disabled_plugins = [
+  "io.containerd.grpc.v1.cri",
+  "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs",
+]
+
+[grpc]
+  address = ${q(address)}
+
+[ttrpc]
+  address = ${q(`${address}.ttrpc`)}
+
+[debug]
+  address = ""
+
+# Default is /opt/containerd.
+[plugins."io.containerd.internal.v1.opt"]
+  path = ${q(join(dir, "opt"))}
+`;
+}
+
+/**
+ * A hosts.toml that tries the mirror first, then the registry itself.
+ * @param {string} registry  e.g. docker.io, ghcr.io
+ * @param {string} mirror  URL with scheme
+ */
+function hostsToml(registry, mirror) {
+  const server = SERVERS[/** @type {keyof typeof SERVERS} */ (registry)] ?? `https://${registry}`;
+  return `server = ${JSON.stringify(server)}
+
+[host.${JSON.stringify(mirror)}]
+  capabilities = ["pull", "resolve"]
+`;
+}

@@ -1,0 +1,143 @@
+// A private Docker 20.10 daemon (own data root, exec root, socket, containerd; no iptables, no bridge, vfs) with registry-mirrors, and `docker pull` through it.
+import { mkdir, writeFile } from "node:fs/promises";
+import { request } from "node:http";
+import { join } from "node:path";
+import { waitUntil } from "../fixture/net.mjs";
+import { startService } from "../fixture/processes.mjs";
+import { guardWorkDir, runChecked } from "./common.mjs";
+import { startContainerd } from "./containerd.mjs";
+
+/** Programs this helper runs, and where Debian gets them. */
+export const DOCKER_BINARIES = ["dockerd", "docker", "containerd", "ctr"];
+export const DOCKER_APT = "docker.io containerd";
+
+/** Where the docker CLI keeps Docker Hub credentials (config.json `auths` key). */
+const HUB_AUTH_KEY = "https://index.docker.io/v1/";
+
+/**
+ * @typedef {object} DockerPull
+ * @property {string} digest  the "Digest: sha256:..." line of `docker pull`
+ * @property {string[]} repoDigests  `docker image inspect` RepoDigests, e.g. ["alpine@sha256:..."]
+ *
+ * @typedef {object} Docker
+ * @property {string} socket  unix socket path (`docker -H unix://<socket>`)
+ * @property {(reference: string) => Promise<DockerPull>} pull  throws with the CLI's output and the daemon's log tail
+ * @property {(creds: string | undefined) => Promise<void>} setHubCredentials
+ *   "user:password" stored for Docker Hub in the CLI's private config, as `docker login` would
+ *   (the daemon then presents them to the mirror's token realm); undefined logs out
+ * @property {() => Promise<void>} stop  stops dockerd and its containerd, deletes workDir
+ */
+
+/**
+ * Starts dockerd whose `registry-mirrors` is `[mirror]`, with everything under `workDir`.
+ * It runs against a containerd of its own (startContainerd) rather than the one dockerd would
+ * spawn, because that one writes /opt/containerd.
+ * @param {{ workDir: string, mirror: string, timeoutMs?: number }} options  mirror: http://127.0.0.1:PORT
+ * @returns {Promise<Docker>}
+ */
+export async function startDocker({ workDir, mirror, timeoutMs = 60_000 }) {
+  // dockerd always creates /run/docker/plugins for plugin discovery.
+  const guard = guardWorkDir(workDir, ["/run/docker/plugins", "/run/docker"]);
+  const cliConfig = join(workDir, "cli");
+  await mkdir(cliConfig, { recursive: true });
+  const daemonJson = join(workDir, "daemon.json");
+  await writeFile(
+    daemonJson,
+    JSON.stringify({
+      "registry-mirrors": [mirror],
+      "insecure-registries": [new URL(mirror).host],
+      // The trust key would otherwise go to /etc/docker/key.json.
+      "deprecated-key-path": join(workDir, "key.json"),
+    }),
+  );
+  await writeFile(join(cliConfig, "config.json"), JSON.stringify({ auths: {} }));
+  const socket = join(workDir, "docker.sock");
+
+  const containerd = await startContainerd({ workDir: join(workDir, "containerd") }).catch(
+    (error) => {
+      guard.remove();
+      throw error;
+    },
+  );
+  // prettier-ignore
+  const daemon = startService("dockerd", "dockerd", [
+    "--config-file", daemonJson,
+    "--containerd", containerd.address,
+    "--data-root", join(workDir, "data"),
+    "--exec-root", join(workDir, "exec"),
+    "--pidfile", join(workDir, "docker.pid"),
+    "-H", `unix://${socket}`,
+    "--iptables=false", "--ip6tables=false", "--ip-masq=false", "--bridge=none",
+    "--storage-driver=vfs",
+  ], { logFile: join(workDir, "dockerd.log"), env: { PATH: process.env.PATH } });
+
+  const stop = async () => {
+    // SIGTERM: dockerd unmounts its data root and exits; containerd stops after it.
+    await daemon.stop();
+    await containerd.stop();
+    guard.remove();
+  };
+
+  try {
+    await waitUntil(
+      async () => {
+        daemon.assertRunning();
+        return (await ping(socket)) === 200;
+      },
+      { what: `dockerd on ${socket}`, timeoutMs },
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  const cli = (/** @type {string[]} */ args) =>
+    runChecked("docker", ["-H", `unix://${socket}`, ...args], {
+      timeoutMs: 120_000,
+      env: { PATH: process.env.PATH, HOME: workDir, DOCKER_CONFIG: cliConfig },
+    });
+
+  return {
+    socket,
+    async pull(reference) {
+      let output;
+      try {
+        output = await cli(["pull", reference]);
+      } catch (error) {
+        throw new Error(
+          `${error instanceof Error ? error.message : error}\n--- dockerd log\n${daemon.logTail(30)}`,
+        );
+      }
+      const digest = /^Digest: (sha256:[0-9a-f]{64})$/m.exec(output)?.[1];
+      if (!digest) throw new Error(`no digest in docker pull output:\n${output}`);
+      const repoDigests = JSON.parse(
+        await cli(["image", "inspect", "--format", "{{json .RepoDigests}}", reference]),
+      );
+      return { digest, repoDigests };
+    },
+    async setHubCredentials(creds) {
+      const auths = creds
+        ? { [HUB_AUTH_KEY]: { auth: Buffer.from(creds).toString("base64") } }
+        : {};
+      await writeFile(join(cliConfig, "config.json"), JSON.stringify({ auths }));
+    },
+    stop,
+  };
+}
+
+/**
+ * Status of the daemon's `GET /_ping`, or undefined while nothing answers.
+ * @param {string} socketPath
+ * @returns {Promise<number | undefined>}
+ */
+function ping(socketPath) {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: "/_ping", timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.once("timeout", () => req.destroy());
+    req.once("error", () => resolve(undefined));
+    req.end();
+  });
+}

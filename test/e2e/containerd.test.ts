@@ -1,0 +1,77 @@
+// Pulls seeded images with a real containerd (1.6, `ctr images pull --hosts-dir`) whose hosts.toml names the proxy as the mirror of docker.io and of ghcr.io, so every request carries ?ns=<registry>.
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { missingClientReason, seededDigest } from "./clients/common.mjs";
+import {
+  CONTAINERD_APT,
+  CONTAINERD_BINARIES,
+  startContainerd,
+  type Containerd,
+} from "./clients/containerd.mjs";
+import { fetchCounts, resetCounts } from "./fixture/control.mjs";
+import { makeTempDir, type TempDir } from "./fixture/tempdir.mjs";
+
+const missingClient = missingClientReason("containerd", CONTAINERD_BINARIES, CONTAINERD_APT);
+// Locally a missing client skips this file (loudly); on CI the beforeAll below fails it instead.
+const skip = inject("e2eSkipReason") || (missingClient && !process.env.CI);
+
+describe.skipIf(skip)("containerd through the proxy (hosts.toml mirror, ?ns=)", () => {
+  const stack = inject("stack");
+  const hubDigest = (nameAndTag: string) => seededDigest(stack.images, "hub", nameAndTag);
+  let temp: TempDir;
+  let containerd: Containerd;
+
+  beforeAll(async () => {
+    if (missingClient) throw new Error(missingClient);
+    temp = makeTempDir("cf-registry-proxy-containerd-");
+    containerd = await startContainerd({
+      workDir: temp.path,
+      mirror: stack.proxy.url,
+      registries: ["docker.io", "ghcr.io"],
+    });
+  });
+  afterAll(async () => {
+    await containerd?.stop();
+    await temp?.remove();
+  });
+
+  // docker.io and ghcr.io are unreachable here: every successful pull was served by the mirror.
+  // The proxy may answer from its cache (other files pull the same images first), so the upstream
+  // counters can only show that nothing went to the wrong upstream.
+
+  it("pulls an official image (docker.io/library/alpine:3) with ns=docker.io", async () => {
+    await resetCounts(stack.controlUrl);
+    const pulled = await containerd.pull("docker.io/library/alpine:3");
+    const counts = await fetchCounts(stack.controlUrl);
+    expect(pulled.digest).toBe(hubDigest("library/alpine:3"));
+    expect(counts.ghcr.total).toBe(0);
+  });
+
+  it("pulls a user-namespace image whose blobs the registry redirects to the CDN", async () => {
+    const pulled = await containerd.pull("docker.io/someuser/tool:1");
+    expect(pulled.digest).toBe(hubDigest("someuser/tool:1"));
+  });
+
+  it("pulls a multi-arch image: the recorded digest is the index's", async () => {
+    const pulled = await containerd.pull("docker.io/library/multi:1", { platform: "linux/arm64" });
+    expect(pulled.digest).toBe(hubDigest("library/multi:1"));
+  });
+
+  it("pulls by digest, as Kubernetes does for pinned images", async () => {
+    const digest = hubDigest("someuser/tool:1");
+    const pulled = await containerd.pull(`docker.io/someuser/tool@${digest}`);
+    expect(pulled.digest).toBe(digest);
+  });
+
+  it("pulls a private repository with --user (containerd's OAuth2 POST to the proxy's realm)", async () => {
+    const pulled = await containerd.pull("docker.io/someuser/private:1", { user: stack.pullCreds });
+    expect(pulled.digest).toBe(hubDigest("someuser/private:1"));
+  });
+
+  it("routes a ghcr.io pull (ns=ghcr.io) to the ghcr upstream", async () => {
+    await resetCounts(stack.controlUrl);
+    const pulled = await containerd.pull("ghcr.io/org/tool:v1");
+    const counts = await fetchCounts(stack.controlUrl);
+    expect(pulled.digest).toBe(seededDigest(stack.images, "ghcr", "org/tool:v1"));
+    expect(counts.hub.total).toBe(0);
+  });
+});
