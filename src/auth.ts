@@ -1,35 +1,79 @@
 /**
  * The proxy's side of token auth (Docker token auth spec): its `/v2/` ping, its challenges that
- * point clients at its own `/v2/auth`, and that token endpoint.
+ * point clients at its own `/v2/auth`, that token endpoint, and what a client's token means.
  *
- * Anonymous clients get the proxy's own anonymous token; the proxy then pulls with the upstream's
- * anonymous token, which it fetches and reuses itself. Clients with credentials get the upstream's
- * token for those credentials, which the proxy forwards untouched.
+ * Tokens the proxy hands out are of three kinds:
+ * - the anonymous token: "pull with the proxy's own access" (the upstream's anonymous access, or
+ *   the owner's UPSTREAM_CREDENTIALS), whose upstream tokens the proxy fetches and reuses itself;
+ * - `cfrp~<registry>~<upstream token>`: an upstream token a client got with its own credentials,
+ *   forwarded only to the registry whose token server issued it;
+ * - with PROXY_USERS, a signed proxy token (access.ts) that stands for the proxy's own access.
  */
 
+import {
+  checkLogin,
+  issueProxyToken,
+  loginRequired,
+  PROXY_TOKEN_TTL_S,
+  verifyProxyToken,
+  authorizeRepository,
+} from "./access";
 import { findBearer, formatChallenge, parseChallenges } from "./challenge";
-import type { Config } from "./config";
-import { RegistryError } from "./errors";
-import { namespaceRegistry, resolveRepository, type Route } from "./routing";
+import type { Config, Credential } from "./config";
+import { RegistryError, upstreamFailure } from "./errors";
+import { namespaceRegistry, resolveRepository, type RepositoryRoute, type Route } from "./routing";
 import { formatScope, isRepositoryScope, parseScope } from "./scope";
 import { fetchUpstream, readCapped } from "./upstream";
 import { upstreamAuth, upstreamToken } from "./upstream-auth";
+import { basicAuthorization } from "./upstream-credentials";
 
-/** The token anonymous clients get: it stands for "pull with the upstream's anonymous access". */
+/** The token anonymous clients get: it stands for "pull with the proxy's own access". */
 export const ANONYMOUS_TOKEN = "cf-registry-proxy.anonymous";
 /** How long clients may keep the anonymous token; nothing expires with it. */
 const ANONYMOUS_TOKEN_TTL_S = 3600;
 /** Docker treats a token with under 60 s left as having 60 s: hand out only tokens with more. */
 const CLIENT_TOKEN_MIN_REMAINING_MS = 75_000;
 const MAX_FORM_BODY = 64 * 1024;
+const UPSTREAM_TOKEN = /^bearer\s+cfrp~([^~\s]+)~(\S+)$/i;
+
+/** What a repository request pulls with. */
+export type Pull =
+  /** The proxy's own access: anonymous, or the owner's credentials for the route when configured. */
+  | { kind: "proxy"; credentials: readonly Credential[] }
+  /** The client's own upstream token (or Basic credentials for a Basic-only upstream). */
+  | { kind: "client"; authorization: string };
 
 /**
- * The credentials a client request carries for the upstream: its Authorization header, or null
- * for an anonymous request (none, or the proxy's anonymous token).
+ * Decides what a repository request pulls with, from its Authorization header. With PROXY_USERS
+ * only a valid proxy token passes. A token issued for another registry, or not by this proxy,
+ * gets the proxy's challenge, so the client fetches a proper one: it is never forwarded.
  */
-export function clientCredentials(request: Request): string | null {
+export async function resolvePull(
+  request: Request,
+  url: URL,
+  config: Config,
+  route: RepositoryRoute,
+): Promise<Pull> {
   const authorization = request.headers.get("authorization");
-  return authorization && authorization !== `Bearer ${ANONYMOUS_TOKEN}` ? authorization : null;
+  const own: Pull = {
+    kind: "proxy",
+    credentials: config.upstreamCredentials.get(route.registry.route) ?? [],
+  };
+  const challenge = () =>
+    unauthorized(
+      proxyChallenge(url, route, undefined, { scope: `repository:${route.repository}:pull` }),
+    );
+
+  if (loginRequired(config)) {
+    if (await verifyProxyToken(config, authorization)) return own;
+    throw challenge();
+  }
+  if (!authorization || authorization === `Bearer ${ANONYMOUS_TOKEN}`) return own;
+  if (/^basic\s/i.test(authorization)) return { kind: "client", authorization };
+  const wrapped = UPSTREAM_TOKEN.exec(authorization);
+  if (wrapped && wrapped[1] === route.registry.registry)
+    return { kind: "client", authorization: `Bearer ${wrapped[2]}` };
+  throw challenge();
 }
 
 /**
@@ -87,9 +131,9 @@ export function unauthorized(challenge: string): RegistryError {
 }
 
 /**
- * `GET /v2/`, the version check every client starts with. Anonymous pings are answered from the
- * upstream's learned challenge, rewritten to the proxy; a ping with credentials (`docker login`
- * checking its token) is forwarded so the upstream judges them.
+ * `GET /v2/`, the version check every client starts with. Without credentials it is answered
+ * from the upstream's learned challenge, rewritten to the proxy; a client checking its token
+ * (`docker login`) gets 200 for a token of the proxy's, and the upstream's verdict for its own.
  */
 export async function handlePing(
   request: Request,
@@ -97,37 +141,46 @@ export async function handlePing(
   config: Config,
   route: Route,
 ): Promise<Response> {
-  const credentials = clientCredentials(request);
-  if (credentials) {
-    const headers = new Headers({ authorization: credentials });
-    const upstream = await fetchUpstream(
-      `${route.registry.url}/v2/`,
-      { method: "GET", headers },
-      config.timeoutMs,
-    );
-    await upstream.body?.cancel();
-    if (upstream.ok) return pingOk();
-    if (upstream.status === 401) {
-      throw unauthorized(
-        rewriteChallenge(url, route, upstream.headers.get("www-authenticate"), undefined),
-      );
+  const authorization = request.headers.get("authorization");
+  if (loginRequired(config)) {
+    if (await verifyProxyToken(config, authorization)) return pingOk();
+  } else if (authorization === `Bearer ${ANONYMOUS_TOKEN}`) {
+    return pingOk();
+  } else if (authorization) {
+    const wrapped = UPSTREAM_TOKEN.exec(authorization);
+    const basic = /^basic\s/i.test(authorization);
+    if (basic || wrapped?.[1] === route.registry.registry) {
+      const forwarded = basic ? authorization : `Bearer ${wrapped![2]}`;
+      return forwardPing(url, config, route, forwarded);
     }
-    throw new RegistryError("UNAVAILABLE", `upstream answered ${upstream.status}`, undefined, {
-      status: 502,
-    });
   }
-  // The proxy's anonymous token is always good.
-  if (request.headers.has("authorization")) return pingOk();
 
   const auth = await upstreamAuth(route.registry, config.timeoutMs);
-  switch (auth.kind) {
-    case "none":
-      return pingOk();
-    case "basic":
-      throw unauthorized(auth.header);
-    case "bearer":
-      throw unauthorized(proxyChallenge(url, route, auth.service));
+  if (auth.kind === "none" && !loginRequired(config)) return pingOk();
+  if (auth.kind === "basic" && !loginRequired(config)) throw unauthorized(auth.header);
+  throw unauthorized(proxyChallenge(url, route, auth.kind === "bearer" ? auth.service : undefined));
+}
+
+async function forwardPing(
+  url: URL,
+  config: Config,
+  route: Route,
+  authorization: string,
+): Promise<Response> {
+  const headers = new Headers({ authorization });
+  const upstream = await fetchUpstream(
+    `${route.registry.url}/v2/`,
+    { method: "GET", headers },
+    config.timeoutMs,
+  );
+  await upstream.body?.cancel();
+  if (upstream.ok) return pingOk();
+  if (upstream.status === 401) {
+    throw unauthorized(
+      rewriteChallenge(url, route, upstream.headers.get("www-authenticate"), undefined),
+    );
   }
+  throw upstreamFailure(upstream, "upstream");
 }
 
 function pingOk(): Response {
@@ -144,9 +197,10 @@ interface TokenRequest {
 
 /**
  * Serves `/v2/auth`. Finds the upstream from the realm's `ns`, the scopes' path prefixes or the
- * host; rewrites scopes to upstream names (`library/` completed, prefix removed, pull only). With
- * Basic credentials, asks the upstream's own realm (learned from the upstream, never from the
- * client) for a token and returns it; without, returns the proxy's anonymous token.
+ * host; rewrites scopes to upstream names (`library/` completed, prefix removed, pull only) and
+ * checks them against ALLOW / BLOCK. With PROXY_USERS, the client's Basic credentials are a proxy
+ * login and buy a proxy token. Otherwise Basic credentials go to the upstream's own realm (learned
+ * from the upstream, never from the client) for a token; without credentials, the anonymous token.
  */
 export async function handleTokenRequest(
   request: Request,
@@ -170,8 +224,27 @@ export async function handleTokenRequest(
         "one token request cannot span several upstream registries",
       );
     }
+    authorizeRepository(config, target);
     route = target;
     scopes.push(formatScope({ type: scope.type, name: target.repository, actions: ["pull"] }));
+  }
+
+  if (loginRequired(config)) {
+    const user = await checkLogin(config, token.credentials);
+    if (!user) {
+      throw new RegistryError(
+        "UNAUTHORIZED",
+        "log in to this proxy with one of its users",
+        undefined,
+        {
+          headers: { "www-authenticate": 'Basic realm="cf-registry-proxy"' },
+        },
+      );
+    }
+    return tokenResponse({
+      token: await issueProxyToken(config, user),
+      expires_in: PROXY_TOKEN_TTL_S,
+    });
   }
 
   const auth = await upstreamAuth(route.registry, config.timeoutMs);
@@ -188,7 +261,7 @@ export async function handleTokenRequest(
   const expiresIn = Math.floor((upstream.expiresAt - Date.now()) / 1000);
   return tokenResponse({
     ...upstream.body,
-    token: upstream.token,
+    token: `cfrp~${route.registry.registry}~${upstream.token}`,
     expires_in: expiresIn,
     issued_at: new Date().toISOString(),
   });
@@ -220,7 +293,10 @@ async function readTokenRequest(request: Request, url: URL): Promise<TokenReques
   }
   return {
     scopes: splitScopes(form.getAll("scope")),
-    credentials: basicAuthorization(form.get("username") ?? "", form.get("password") ?? ""),
+    credentials: basicAuthorization({
+      username: form.get("username") ?? "",
+      password: form.get("password") ?? "",
+    }),
     account: null,
   };
 }
@@ -238,10 +314,4 @@ function tokenResponse(
   return new Response(JSON.stringify(full), {
     headers: { "content-type": "application/json", "cache-control": "no-store" },
   });
-}
-
-/** `Basic base64(user:password)`, UTF-8 safe. */
-function basicAuthorization(username: string, password: string): string {
-  const bytes = new TextEncoder().encode(`${username}:${password}`);
-  return `Basic ${btoa(String.fromCharCode(...bytes))}`;
 }

@@ -7,6 +7,7 @@
 import type { ContentKind, ContentStore } from "./content-store";
 import { RegistryError } from "./errors";
 import { proxyRepository, requestedDigest, type RepositoryRequest } from "./proxy";
+import { usableRange } from "./range";
 import { isValidDigest } from "./reference";
 import type { RepositoryEndpoint } from "./routing";
 
@@ -14,8 +15,8 @@ import type { RepositoryEndpoint } from "./routing";
 export type CacheStatus = "HIT" | "MISS" | "STALE";
 
 /**
- * Serves a repository request through the cache. Anyone may read what is stored: only content
- * the upstream served to the proxy's anonymous pulls is ever stored, so it is public.
+ * Serves a repository request through the cache. Anyone may read what the proxy pulled
+ * anonymously: only the upstream's public content is stored that way.
  */
 export async function serveRepository(
   request: RepositoryRequest,
@@ -26,8 +27,14 @@ export async function serveRepository(
   const clock = new UpstreamClock();
   const proxy = (e: RepositoryEndpoint, m: "GET" | "HEAD") =>
     clock.time(proxyRepository(request, e, m));
-  const storable = request.credentials === null;
-  const registry = request.route.registry.registry;
+  // Only the proxy's own pulls are stored. What it pulled with the owner's credentials may be
+  // private to the owner: it is stored apart, and only the proxy's own pulls read it.
+  const { pull } = request;
+  const storable = pull.kind === "proxy";
+  const registry =
+    pull.kind === "proxy" && pull.credentials.length
+      ? `${request.route.registry.registry}+credentials`
+      : request.route.registry.registry;
 
   const digest = requestedDigest(endpoint);
   if (digest) {
@@ -118,9 +125,9 @@ function pointerOf(response: Response, digest: string) {
   };
 }
 
-/** The request the store sees: the client's method and Range, nothing else. */
+/** The request the store sees: the client's method and a usable Range, nothing else. */
 function clientRequest(request: RepositoryRequest, method: "GET" | "HEAD"): Request {
-  const range = request.headers.get("range");
+  const range = usableRange(request.headers.get("range"));
   return new Request(request.url, { method, headers: range ? { range } : {} });
 }
 

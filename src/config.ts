@@ -12,6 +12,22 @@ export interface ConfigVars {
   UPSTREAM_TIMEOUT_MS?: string;
   /** Prefix of every cache key; change it to start with an empty cache. Default `v1`. */
   CACHE_NAMESPACE?: string;
+  /** Secret. `user:password` pairs, comma-separated: when set, clients must `docker login`. */
+  PROXY_USERS?: string;
+  /** Comma-separated globs over registry-qualified names; when set, only matching names are served. */
+  ALLOW?: string;
+  /** Comma-separated globs over registry-qualified names that are never served. Wins over ALLOW. */
+  BLOCK?: string;
+  /** Secret. JSON: route name → list of `user:token` the proxy pulls with for clients that sent none. */
+  UPSTREAM_CREDENTIALS?: string;
+  /** `true` to use UPSTREAM_CREDENTIALS without PROXY_USERS, i.e. for anyone on the internet. */
+  UPSTREAM_CREDENTIALS_PUBLIC?: string;
+}
+
+/** One `user:password` (or `user:token`) pair. */
+export interface Credential {
+  readonly username: string;
+  readonly password: string;
 }
 
 /** The validated configuration. */
@@ -25,6 +41,14 @@ export interface Config {
   readonly defaultRegistry: Registry;
   readonly timeoutMs: number;
   readonly cacheNamespace: string;
+  /** Proxy users (PROXY_USERS); empty when the proxy is open. */
+  readonly users: ReadonlyMap<string, string>;
+  /** The PROXY_USERS text, the source of the key that signs proxy tokens. */
+  readonly usersSecret: string;
+  readonly allow: readonly RegExp[];
+  readonly block: readonly RegExp[];
+  /** Route name → credentials the proxy pulls with for clients that sent none. */
+  readonly upstreamCredentials: ReadonlyMap<string, readonly Credential[]>;
 }
 
 /** A configuration the Worker cannot run with; the message names the var and the fix. */
@@ -87,8 +111,120 @@ export function parseConfig(env: ConfigVars): Config {
     );
   }
 
+  const users = parseUsers(env.PROXY_USERS, problems);
+  const allow = parseGlobs("ALLOW", env.ALLOW, problems);
+  const block = parseGlobs("BLOCK", env.BLOCK, problems);
+  const upstreamCredentials = parseUpstreamCredentials(env.UPSTREAM_CREDENTIALS, byRoute, problems);
+  if (
+    upstreamCredentials.size &&
+    !users.size &&
+    env.UPSTREAM_CREDENTIALS_PUBLIC?.trim() !== "true"
+  ) {
+    problems.push(
+      "UPSTREAM_CREDENTIALS is set but PROXY_USERS is not: anyone who finds this proxy would pull " +
+        "with your registry accounts (their rate limits, their private repositories). Set PROXY_USERS, " +
+        'or set UPSTREAM_CREDENTIALS_PUBLIC = "true" if that is really what you want',
+    );
+  }
+
   if (problems.length || !defaultRegistry) throw new ConfigError(problems);
-  return { registries, byRoute, byName, defaultRegistry, timeoutMs, cacheNamespace };
+  return {
+    registries,
+    byRoute,
+    byName,
+    defaultRegistry,
+    timeoutMs,
+    cacheNamespace,
+    users,
+    usersSecret: users.size ? (env.PROXY_USERS ?? "") : "",
+    allow,
+    block,
+    upstreamCredentials,
+  };
+}
+
+/** `user:password,user2:password2`. Problems never quote a password. */
+function parseUsers(raw: string | undefined, problems: string[]): Map<string, string> {
+  const users = new Map<string, string>();
+  if (!raw?.trim()) return users;
+  raw.split(",").forEach((entry, index) => {
+    const credential = parseCredential(entry.trim());
+    if (!credential) {
+      problems.push(`PROXY_USERS: entry ${index + 1} is not user:password`);
+    } else if (users.has(credential.username)) {
+      problems.push(`PROXY_USERS: user "${credential.username}" appears twice`);
+    } else {
+      users.set(credential.username, credential.password);
+    }
+  });
+  return users;
+}
+
+/** `{"docker": ["user:token", ...], ...}` keyed by route name. */
+function parseUpstreamCredentials(
+  raw: string | undefined,
+  byRoute: ReadonlyMap<string, Registry>,
+  problems: string[],
+): Map<string, Credential[]> {
+  const result = new Map<string, Credential[]>();
+  if (!raw?.trim()) return result;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    problems.push('UPSTREAM_CREDENTIALS: not valid JSON (expected {"docker": ["user:token"]})');
+    return result;
+  }
+  if (!isObject(parsed)) {
+    problems.push("UPSTREAM_CREDENTIALS: must be a JSON object of route name → list of user:token");
+    return result;
+  }
+  for (const [route, list] of Object.entries(parsed)) {
+    if (!byRoute.has(route)) {
+      problems.push(`UPSTREAM_CREDENTIALS.${route}: not a route`);
+      continue;
+    }
+    const entries = typeof list === "string" ? [list] : list;
+    const credentials = Array.isArray(entries)
+      ? entries.map((e) => (typeof e === "string" ? parseCredential(e) : undefined))
+      : [];
+    if (!credentials.length || credentials.some((c) => !c)) {
+      problems.push(`UPSTREAM_CREDENTIALS.${route}: expected a list of "user:token" strings`);
+      continue;
+    }
+    result.set(route, credentials as Credential[]);
+  }
+  return result;
+}
+
+function parseCredential(entry: string): Credential | undefined {
+  const colon = entry.indexOf(":");
+  if (colon <= 0 || colon === entry.length - 1) return undefined;
+  return { username: entry.slice(0, colon), password: entry.slice(colon + 1) };
+}
+
+const GLOB = /^[a-z0-9._\-/:*]+$/;
+
+/**
+ * Comma-separated globs over registry-qualified names (`docker.io/library/*`); `*` matches any
+ * run of characters, slashes included.
+ */
+function parseGlobs(name: string, raw: string | undefined, problems: string[]): RegExp[] {
+  if (!raw?.trim()) return [];
+  const globs = raw
+    .split(",")
+    .map((g) => g.trim().toLowerCase())
+    .filter(Boolean);
+  return globs.flatMap((glob) => {
+    if (!GLOB.test(glob) || !glob.includes("/")) {
+      problems.push(
+        `${name}: "${glob}" is not a glob over registry/repository names such as docker.io/library/*`,
+      );
+      return [];
+    }
+    const pattern = glob.replace(/[.\-/:]/g, "\\$&").replace(/\*/g, ".*");
+    return [new RegExp(`^${pattern}$`)];
+  });
 }
 
 /** Built-in table with the UPSTREAMS overrides and additions applied. */

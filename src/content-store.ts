@@ -4,6 +4,7 @@
  */
 
 import { sha256Digest } from "./digest";
+import { parseRange } from "./range";
 
 export type ContentKind = "blobs" | "manifests";
 
@@ -45,11 +46,12 @@ export class ContentStore {
     request: Request,
   ): Promise<Response | undefined> {
     const key = this.contentKey(registry, kind, digest);
-    const range = request.headers.get("range");
+    const range = request.headers.get("range"); // already one the proxy passes on (range.ts)
     const cached = await attempt(() =>
       caches.default.match(new Request(this.cacheUrl(key), { headers: range ? { range } : {} })),
     );
-    if (cached) return withoutBody(cached, request.method);
+    // An unsatisfiable range is the upstream's to answer, in its own words.
+    if (cached && cached.status !== 416) return withoutBody(cached, request.method);
     if (!this.bucket) return undefined;
     return request.method === "HEAD" ? this.headR2(key, digest) : this.getR2(key, digest, range);
   }
@@ -238,16 +240,6 @@ function objectHeaders(object: R2Object, digest: string, length: number): Header
     etag: `"${digest}"`,
     "accept-ranges": "bytes",
   });
-}
-
-/** `bytes=N-` or `bytes=N-M`; anything else is ignored and the whole body served, as HTTP allows. */
-export function parseRange(header: string | null): { offset: number; length?: number } | undefined {
-  const m = header ? /^bytes=(\d{1,15})-(\d{0,15})$/.exec(header.trim()) : null;
-  if (!m) return undefined;
-  const offset = Number(m[1]);
-  if (!m[2]) return { offset };
-  const end = Number(m[2]);
-  return end >= offset ? { offset, length: end - offset + 1 } : undefined;
 }
 
 function withoutBody(response: Response, method: string): Response {

@@ -85,3 +85,41 @@ export function errorResponse(
     },
   });
 }
+
+/** Upstream error headers worth passing on: when to retry, and the state of the rate limit. */
+const PASSED_ERROR_HEADERS = [
+  "retry-after",
+  "ratelimit-limit",
+  "ratelimit-remaining",
+  "docker-ratelimit-source",
+];
+
+/**
+ * An upstream's error status as the proxy's own error: 429 stays TOOMANYREQUESTS with its
+ * rate-limit headers, 5xx becomes 502 UNAVAILABLE, any other 4xx keeps its status. `known` is
+ * what the upstream's own OCI body said, or what the status means for the caller.
+ */
+export function upstreamFailure(
+  upstream: Response,
+  what: string,
+  known: { code?: ErrorCode; message?: string; detail?: unknown } = {},
+): RegistryError {
+  const headers: Record<string, string> = {};
+  for (const name of PASSED_ERROR_HEADERS) {
+    const value = upstream.headers.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  const status = upstream.status;
+  const message = known.message ?? `${what} answered ${status}`;
+  if (status === 429)
+    return new RegistryError("TOOMANYREQUESTS", message, known.detail, { headers });
+  if (status >= 500) {
+    return new RegistryError("UNAVAILABLE", `${what} answered ${status}`, known.message, {
+      status: 502,
+      headers,
+    });
+  }
+  const code =
+    known.code ?? (status === 403 ? "DENIED" : status === 416 ? "RANGE_INVALID" : "UNKNOWN");
+  return new RegistryError(code, message, known.detail, { status, headers });
+}

@@ -1,6 +1,7 @@
 /** cf-registry-proxy: the Worker's fetch handler. Parses config once, routes, dispatches; the only place that catches. */
 
-import { clientCredentials, handlePing, handleTokenRequest } from "./auth";
+import { authorizeRepository } from "./access";
+import { handlePing, handleTokenRequest, resolvePull } from "./auth";
 import { ConfigError, loadConfig, type ConfigVars } from "./config";
 import { RegistryError } from "./errors";
 import { helpPage } from "./help";
@@ -17,9 +18,6 @@ import {
 /** Methods a pull-through proxy serves; POST only for containerd's OAuth2 token form. */
 const READ_METHODS = new Set(["GET", "HEAD"]);
 
-/** Echo `ns` only when it is a plain host name: it comes from the query and goes into a header. */
-const ECHOABLE_NAMESPACE = /^[a-z0-9.:-]{1,253}$/;
-
 /** Vars (see config.ts) plus the optional R2 bucket that keeps a persistent copy of pulled content. */
 export interface Bindings extends ConfigVars {
   CACHE_BUCKET?: R2Bucket;
@@ -35,9 +33,10 @@ export default {
       response = toErrorResponse(error, request.method);
     }
     response.headers.set("docker-distribution-api-version", "registry/2.0");
-    // containerd's ns is echoed as OCI-Namespace (distribution-spec, "Registry proxying").
+    // containerd's ns is echoed as OCI-Namespace (distribution-spec, "Registry proxying") when
+    // it names an upstream of this proxy; a refused one is not repeated back.
     const ns = url.searchParams.get("ns");
-    if (ns !== null && ECHOABLE_NAMESPACE.test(ns)) response.headers.set("oci-namespace", ns);
+    if (ns !== null && namesUpstream(env, ns)) response.headers.set("oci-namespace", ns);
     return response;
   },
 } satisfies ExportedHandler<Bindings>;
@@ -76,18 +75,27 @@ async function handle(
     }
     default: {
       const route = resolveRepository(config, byHost, ns, endpoint.name);
-      const credentials = clientCredentials(request);
+      authorizeRepository(config, route);
+      const pull = await resolvePull(request, url, config, route);
       const method = request.method === "HEAD" ? "HEAD" : "GET";
       const store = new ContentStore(config.cacheNamespace, url.origin, env.CACHE_BUCKET, (p) =>
         ctx.waitUntil(p),
       );
       return serveRepository(
-        { url, config, route, headers: request.headers, credentials },
+        { url, config, route, headers: request.headers, pull },
         endpoint,
         method,
         store,
       );
     }
+  }
+}
+
+function namesUpstream(env: Bindings, ns: string): boolean {
+  try {
+    return loadConfig(env).byName.has(ns.toLowerCase());
+  } catch {
+    return false;
   }
 }
 

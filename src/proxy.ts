@@ -1,12 +1,13 @@
 /** Proxying repository endpoints (manifests, blobs, tags, referrers): build the upstream request, stream the answer back. */
 
-import { clientCredentials, rewriteChallenge, unauthorized } from "./auth";
+import { rewriteChallenge, unauthorized, type Pull } from "./auth";
 import type { Config } from "./config";
-import { RegistryError, isErrorCode, type ErrorCode } from "./errors";
+import { isErrorCode, RegistryError, upstreamFailure, type ErrorCode } from "./errors";
 import { isDigest } from "./reference";
 import type { RepositoryEndpoint, RepositoryRoute } from "./routing";
 import { fetchUpstream, forwardableHeaders, readCapped } from "./upstream";
-import { anonymousAuthorization, forgetAnonymousToken } from "./upstream-auth";
+import { forgetProxyToken, proxyAuthorization } from "./upstream-auth";
+import { hasRestedAlternative, pickCredential, restCredential } from "./upstream-credentials";
 
 /** Upstream response headers a client may need; the rest (cookies, CDN and cloud internals) stay behind. */
 const RESPONSE_HEADERS = [
@@ -55,8 +56,8 @@ export interface RepositoryRequest {
   readonly route: RepositoryRoute;
   /** The client's headers; only the forwardable ones go upstream. */
   readonly headers: Headers;
-  /** The client's credentials, or null to pull with the upstream's anonymous access. */
-  readonly credentials: string | null;
+  /** What the request pulls with (auth.ts `resolvePull`). */
+  readonly pull: Pull;
 }
 
 /**
@@ -68,26 +69,37 @@ export async function proxyRepository(
   endpoint: RepositoryEndpoint,
   method: "GET" | "HEAD",
 ): Promise<Response> {
-  const { url, config, route, credentials } = request;
+  const { url, config, route, pull } = request;
   const target = new URL(route.registry.url + upstreamPath(endpoint, route.repository));
   for (const name of QUERY_PARAMETERS[endpoint.kind]) {
     const value = url.searchParams.get(name);
     if (value !== null) target.searchParams.set(name, value);
   }
 
-  // Anonymous clients pull with the upstream's anonymous token, which the proxy fetches and reuses.
-  const authorization =
-    credentials ??
-    (await anonymousAuthorization(route.registry, route.repository, config.timeoutMs));
-  const headers = forwardableHeaders(request.headers);
-  if (authorization) headers.set("authorization", authorization);
-
-  const upstream = await fetchUpstream(target.href, { method, headers }, config.timeoutMs);
+  // The proxy's own pulls use its cached upstream tokens, anonymous or with the owner's pairs.
+  const owned = pull.kind === "proxy" ? pull.credentials : [];
+  let credential = pickCredential(route.registry.route, owned);
+  let upstream: Response;
+  for (;;) {
+    const authorization =
+      pull.kind === "client"
+        ? pull.authorization
+        : await proxyAuthorization(route.registry, route.repository, credential, config.timeoutMs);
+    const headers = forwardableHeaders(request.headers);
+    if (authorization) headers.set("authorization", authorization);
+    upstream = await fetchUpstream(target.href, { method, headers }, config.timeoutMs);
+    if (upstream.status !== 429 || !credential) break;
+    // That pair is rate limited: rest it, and go once more with another if one is fresh.
+    restCredential(route.registry.route, credential, upstream.headers.get("retry-after"));
+    if (!hasRestedAlternative(route.registry.route, owned, credential)) break;
+    await upstream.body?.cancel();
+    credential = pickCredential(route.registry.route, owned);
+  }
 
   if (upstream.status === 401) {
     await upstream.body?.cancel();
     // Not public (or the token went stale): the client must authenticate; start afresh next time.
-    if (!credentials) forgetAnonymousToken(route.registry, route.repository);
+    if (pull.kind === "proxy") await forgetProxyToken(route.registry, route.repository, credential);
     throw unauthorized(
       rewriteChallenge(url, route, upstream.headers.get("www-authenticate"), route.repository),
     );
@@ -156,45 +168,9 @@ async function upstreamError(
   upstream: Response,
   endpoint: RepositoryEndpoint,
 ): Promise<RegistryError> {
-  const headers: Record<string, string> = {};
-  for (const name of [
-    "retry-after",
-    "ratelimit-limit",
-    "ratelimit-remaining",
-    "docker-ratelimit-source",
-  ]) {
-    const value = upstream.headers.get(name);
-    if (value !== null) headers[name] = value;
-  }
   const oci = await ociError(upstream);
-  const status = upstream.status;
-  if (status === 429) {
-    return new RegistryError(
-      "TOOMANYREQUESTS",
-      oci?.message ?? "upstream rate limit reached",
-      oci?.detail,
-      { headers },
-    );
-  }
-  if (status >= 500) {
-    return new RegistryError("UNAVAILABLE", `upstream answered ${status}`, oci?.message, {
-      status: 502,
-      headers,
-    });
-  }
-  const code: ErrorCode =
-    oci?.code ??
-    (status === 404
-      ? NOT_FOUND_CODE[endpoint.kind]
-      : status === 403
-        ? "DENIED"
-        : status === 416
-          ? "RANGE_INVALID"
-          : "UNKNOWN");
-  return new RegistryError(code, oci?.message ?? `upstream answered ${status}`, oci?.detail, {
-    status,
-    headers,
-  });
+  const code = oci?.code ?? (upstream.status === 404 ? NOT_FOUND_CODE[endpoint.kind] : undefined);
+  return upstreamFailure(upstream, "upstream", { ...oci, code });
 }
 
 /** The first error of an upstream OCI error body, if the body is one (read at most 16 KiB). */

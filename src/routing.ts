@@ -53,7 +53,14 @@ export function parseEndpoint(pathname: string): Endpoint {
 
   if (pathname.startsWith("/v2/")) {
     if (/\/blobs\/uploads(?:\/|$)/.test(pathname)) {
-      throw new RegistryError("UNSUPPORTED", "this proxy is pull-only: pushing is not supported");
+      throw new RegistryError(
+        "UNSUPPORTED",
+        "this proxy is pull-only: pushing is not supported",
+        undefined,
+        {
+          headers: { allow: "GET, HEAD" },
+        },
+      );
     }
     const m = REPOSITORY_PATH.exec(pathname);
     if (m) {

@@ -4,10 +4,12 @@
  */
 
 import { findBearer, parseChallenges } from "./challenge";
+import type { Credential } from "./config";
 import { sha256Digest } from "./digest";
-import { RegistryError } from "./errors";
+import { RegistryError, upstreamFailure } from "./errors";
 import type { Registry } from "./registries";
 import { fetchUpstream, readCapped } from "./upstream";
+import { basicAuthorization } from "./upstream-credentials";
 
 /** How an upstream wants clients to authenticate, learned from its `GET /v2/`. */
 export type UpstreamAuth =
@@ -62,12 +64,8 @@ export function authFromPing(response: Response): UpstreamAuth {
     if (realm && isHttpUrl(realm)) return { kind: "bearer", realm, service: bearer.params.service };
     if (parseChallenges(header).some((c) => c.scheme === "basic")) return { kind: "basic", header };
   }
-  if (response.status === 429) {
-    const retry = response.headers.get("retry-after");
-    throw new RegistryError("TOOMANYREQUESTS", "upstream rate limit reached", undefined, {
-      headers: retry ? { "retry-after": retry } : {},
-    });
-  }
+  if (response.status === 429 || response.status >= 500)
+    throw upstreamFailure(response, "upstream");
   throw new RegistryError(
     "UNAVAILABLE",
     "upstream did not answer its ping like a registry",
@@ -88,8 +86,7 @@ export async function upstreamToken(
   options: { timeoutMs: number; minRemainingMs: number },
 ): Promise<UpstreamToken> {
   const scopes = [...new Set(request.scopes)].sort();
-  const owner = request.credentials ? await sha256Digest(request.credentials) : "anonymous";
-  const key = `${registry.url}\n${owner}\n${scopes.join(" ")}`;
+  const key = await tokenKey(registry, request.credentials, scopes);
   const cached = tokens.get(key);
   if (cached && cached.expiresAt - Date.now() > options.minRemainingMs) return cached;
 
@@ -117,29 +114,49 @@ export async function upstreamToken(
 }
 
 /**
- * The Authorization header for an anonymous pull of `repository`: the upstream's anonymous token
- * for its pull scope (cached), or none when the upstream needs none.
+ * The Authorization header for the proxy's own pull of `repository`: the upstream's token for
+ * its pull scope, anonymous or with the owner's `credential` (fetched once, then reused), or
+ * none when the upstream needs none.
  */
-export async function anonymousAuthorization(
+export async function proxyAuthorization(
   registry: Registry,
   repository: string,
+  credential: Credential | undefined,
   timeoutMs: number,
 ): Promise<string | null> {
   const auth = await upstreamAuth(registry, timeoutMs);
-  if (auth.kind !== "bearer") return null;
+  if (auth.kind === "none") return null;
+  const credentials = credential ? basicAuthorization(credential) : null;
+  // A Basic-only upstream takes the owner's credentials as they are.
+  if (auth.kind === "basic") return credentials;
   const scopes = [`repository:${repository}:pull`];
   const { token } = await upstreamToken(
     registry,
     auth,
-    { scopes, credentials: null },
+    { scopes, credentials },
     { timeoutMs, minRemainingMs: 10_000 },
   );
   return `Bearer ${token}`;
 }
 
-/** Drops a cached anonymous token the upstream no longer accepts. */
-export function forgetAnonymousToken(registry: Registry, repository: string): void {
-  tokens.delete(`${registry.url}\nanonymous\nrepository:${repository}:pull`);
+/** Drops a token of the proxy's own that the upstream no longer accepts. */
+export async function forgetProxyToken(
+  registry: Registry,
+  repository: string,
+  credential: Credential | undefined,
+): Promise<void> {
+  const credentials = credential ? basicAuthorization(credential) : null;
+  tokens.delete(await tokenKey(registry, credentials, [`repository:${repository}:pull`]));
+}
+
+/** Tokens are cached per upstream, per scope set, and per hash of the credentials they were got with. */
+async function tokenKey(
+  registry: Registry,
+  credentials: string | null,
+  sortedScopes: string[],
+): Promise<string> {
+  const owner = credentials ? await sha256Digest(credentials) : "anonymous";
+  return `${registry.url}\n${owner}\n${sortedScopes.join(" ")}`;
 }
 
 /** Forgets every learned challenge and token (tests). */
@@ -178,18 +195,7 @@ function tokenError(response: Response, body: string): RegistryError {
       status: 401,
     });
   }
-  if (response.status === 429) {
-    const retry = response.headers.get("retry-after");
-    return new RegistryError("TOOMANYREQUESTS", "upstream token server is rate limiting", detail, {
-      headers: retry ? { "retry-after": retry } : {},
-    });
-  }
-  return new RegistryError(
-    "UNAVAILABLE",
-    `upstream token server answered ${response.status}`,
-    detail,
-    { status: 502 },
-  );
+  return upstreamFailure(response, "upstream token server", { detail });
 }
 
 /** A short, safe message from an upstream error body: its text if JSON, else nothing (never HTML). */

@@ -1,6 +1,7 @@
 /** Fetching from upstreams: manual redirects, header hygiene across hosts, and a bounded wait for headers. */
 
 import { RegistryError } from "./errors";
+import { usableRange } from "./range";
 
 /**
  * Client request headers an upstream registry may see. Everything else (Host, Cookie, CF-*) stays
@@ -31,11 +32,14 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Docker Hub needs one hop (registry → CDN), registry.k8s.io two; more than this is a loop. */
 export const MAX_REDIRECTS = 5;
 
-/** Picks the headers of a client request that may be forwarded to the upstream registry. */
+/**
+ * Picks the headers of a client request that may be forwarded to the upstream registry. A Range
+ * goes only in the single-range form clients resume with; anything else is dropped.
+ */
 export function forwardableHeaders(source: Headers): Headers {
   const headers = new Headers();
   for (const name of FORWARDED_HEADERS) {
-    const value = source.get(name);
+    const value = name === "range" ? usableRange(source.get(name)) : source.get(name);
     if (value !== null) headers.set(name, value);
   }
   return headers;

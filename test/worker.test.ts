@@ -100,13 +100,25 @@ describe("ping", () => {
     expect(response.headers.get("oci-namespace")).toBe("ghcr.io");
   });
 
-  it("forwards a ping with credentials so the upstream judges them", async () => {
+  it("forwards a ping with a client's upstream token so the upstream judges it", async () => {
     const response = await call("https://docker.example.com/v2/", {
-      headers: { authorization: "Bearer junk" },
+      headers: { authorization: "Bearer cfrp~docker.io~junk" },
     });
     expect(response.status).toBe(401);
-    expect(net.to(HUB, /^\/v2\/$/)[0]?.headers.authorization).toBe("Bearer junk");
+    expect(net.to(HUB, /^\/v2\/$/).map((s) => s.headers.authorization)).toContain("Bearer junk");
   });
+
+  it.each(["Bearer junk", "Bearer cfrp~ghcr.io~junk"])(
+    "never forwards %s, a token this proxy did not issue for this registry",
+    async (authorization) => {
+      const response = await call("https://docker.example.com/v2/", { headers: { authorization } });
+      expect(response.status).toBe(401);
+      expect(response.headers.get("www-authenticate")).toMatch(
+        /^Bearer realm="https:\/\/docker.example.com\/v2\/auth"/,
+      );
+      expect(net.seen.every((s) => s.headers.authorization === undefined)).toBe(true);
+    },
+  );
 });
 
 describe("anonymous Docker Hub pull by short name", () => {
@@ -251,7 +263,7 @@ describe("private repositories", () => {
     });
     expect(response.status).toBe(200);
     const body = (await response.json()) as { access_token: string };
-    expect(body.access_token).toBe("token:alice:repository:alice/private:pull");
+    expect(body.access_token).toBe("cfrp~docker.io~token:alice:repository:alice/private:pull");
     expect(net.to(HUB_AUTH)[0]?.headers.authorization).toBe(basic);
   });
 
@@ -295,7 +307,8 @@ describe("routing modes", () => {
       headers: { "content-type": "application/x-www-form-urlencoded" },
     });
     const { access_token } = (await tokenResponse.json()) as { access_token: string };
-    expect(access_token).toBe("token:alice:repository:org/tool:pull");
+    // The upstream's token, marked with the registry it may be sent to.
+    expect(access_token).toBe("cfrp~ghcr.io~token:alice:repository:org/tool:pull");
     expect(net.to(GHCR, /token/)).toHaveLength(1);
 
     const response = await call(url, { headers: { authorization: `Bearer ${access_token}` } });

@@ -99,8 +99,10 @@ export interface FakeRegistryOptions {
   cdnHost?: string;
   /** Repositories and their `latest` image. */
   repositories: Record<string, FakeImage>;
-  /** Repositories that need the credentials `alice:wonderland`. */
+  /** Repositories that need credentials. */
   privateRepositories?: string[];
+  /** Accounts of the token server; default `alice:wonderland`. */
+  users?: Record<string, string>;
 }
 
 /**
@@ -108,7 +110,14 @@ export interface FakeRegistryOptions {
  * to repositories, blobs redirected to a CDN that honours Range.
  */
 export function fakeRegistry(net: FakeNet, options: FakeRegistryOptions): void {
-  const { host, authHost, service = host, cdnHost, repositories } = options;
+  const {
+    host,
+    authHost,
+    service = host,
+    cdnHost,
+    repositories,
+    users = { alice: "wonderland" },
+  } = options;
   const isPrivate = (repo: string) => options.privateRepositories?.includes(repo) ?? false;
   const challenge = (scope?: string) =>
     `Bearer realm="https://${authHost}/token",service="${service}"${scope ? `,scope="${scope}"` : ""}`;
@@ -117,14 +126,17 @@ export function fakeRegistry(net: FakeNet, options: FakeRegistryOptions): void {
   const tokenServer: Handler = (request, url) => {
     const scopes = url.searchParams.getAll("scope");
     const credentials = request.headers.get("authorization");
-    const authed = credentials === `Basic ${btoa("alice:wonderland")}`;
-    if (credentials && !authed)
+    const user = Object.entries(users).find(
+      ([u, p]) => credentials === `Basic ${btoa(`${u}:${p}`)}`,
+    )?.[0];
+    if (credentials && !user) {
       return Response.json({ details: "incorrect username or password" }, { status: 401 });
+    }
     const granted = scopes.filter((s) => {
       const repo = s.split(":")[1] ?? "";
-      return repo in repositories && (!isPrivate(repo) || authed);
+      return repo in repositories && (!isPrivate(repo) || user);
     });
-    const token = `token:${authed ? "alice" : "anon"}:${granted.join(" ")}`; // scopes ride in the token
+    const token = `token:${user ?? "anon"}:${granted.join(" ")}`; // scopes ride in the token
     return Response.json({ token, access_token: token, expires_in: 300 });
   };
   if (authHost && authHost !== host) net.on(authHost, tokenServer);

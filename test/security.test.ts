@@ -1,0 +1,310 @@
+// Access control, the owner's upstream credentials, and credential hygiene, through the whole Worker.
+import { env as testBindings } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Bindings } from "../src/index";
+import { clearUpstreamAuthCache } from "../src/upstream-auth";
+import { clearResting } from "../src/upstream-credentials";
+import { FakeNet, fakeRegistry, makeImage, type FakeImage } from "./helpers/fake-registry";
+import { callWorker, errorOf, testEnv } from "./helpers/worker";
+
+const HUB = "registry-1.docker.io";
+const HUB_AUTH = "auth.docker.io";
+const CDN = "production.cloudflare.docker.com";
+const GHCR = "ghcr.io";
+const PROXY = "https://docker.example.com";
+const basic = (pair: string) => `Basic ${btoa(pair)}`;
+
+let net: FakeNet;
+let env: Bindings;
+let nginx: FakeImage;
+let secret: FakeImage;
+
+beforeEach(async () => {
+  clearUpstreamAuthCache();
+  clearResting();
+  net = new FakeNet();
+  env = testEnv({
+    CACHE_BUCKET: (testBindings as unknown as { CACHE_BUCKET: R2Bucket }).CACHE_BUCKET,
+  });
+  nginx = await makeImage(`nginx-${env.CACHE_NAMESPACE}`);
+  secret = await makeImage(`secret-${env.CACHE_NAMESPACE}`);
+  fakeRegistry(net, {
+    host: HUB,
+    authHost: HUB_AUTH,
+    service: "registry.docker.io",
+    cdnHost: CDN,
+    repositories: { "library/nginx": nginx, "owner/private": secret },
+    privateRepositories: ["owner/private"],
+    users: { owner: "hub-token-1", spare: "hub-token-2", alice: "wonderland" },
+  });
+  fakeRegistry(net, { host: GHCR, authHost: GHCR, repositories: { "org/tool": nginx } });
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  expect(net.unexpected).toEqual([]);
+});
+
+const call = (path: string, init: RequestInit = {}, overrides: Partial<Bindings> = {}) =>
+  callWorker(`${PROXY}${path}`, init, { ...env, ...overrides });
+
+describe("PROXY_USERS", () => {
+  const users = { PROXY_USERS: "alice:wonderland,bob:builder" };
+  const login = async (pair: string) => {
+    const response = await call(
+      "/v2/auth?service=registry.docker.io&scope=repository:nginx:pull",
+      {
+        headers: { authorization: basic(pair) },
+      },
+      users,
+    );
+    return {
+      response,
+      token: response.ok ? ((await response.json()) as { token: string }).token : "",
+    };
+  };
+
+  it("makes docker login work: challenge, token for a user, 200 with it", async () => {
+    const ping = await call("/v2/", {}, users);
+    expect(ping.status).toBe(401);
+    expect(ping.headers.get("www-authenticate")).toMatch(
+      /^Bearer realm="https:\/\/docker.example.com\/v2\/auth"/,
+    );
+    const { response, token } = await login("bob:builder");
+    expect(response.status).toBe(200);
+    expect(token).toMatch(/^cfrp1\./);
+    const checked = await call("/v2/", { headers: { authorization: `Bearer ${token}` } }, users);
+    expect(checked.status).toBe(200);
+  });
+
+  it("pulls for a logged-in user and refuses everyone else before any upstream request", async () => {
+    const { token } = await login("alice:wonderland");
+    const pulled = await call(
+      "/v2/nginx/manifests/latest",
+      { headers: { authorization: `Bearer ${token}` } },
+      users,
+    );
+    expect(pulled.status).toBe(200);
+    expect(await pulled.text()).toBe(nginx.manifest);
+
+    const before = net.seen.length;
+    for (const authorization of [
+      undefined,
+      "Bearer cf-registry-proxy.anonymous",
+      `Bearer ${token.slice(0, -4)}AAAA`,
+      basic("alice:wonderland"),
+      "Bearer cfrp~docker.io~token:anon:repository:library/nginx:pull",
+    ]) {
+      const refused = await call(
+        "/v2/nginx/manifests/latest",
+        { headers: authorization ? { authorization } : {} },
+        users,
+      );
+      expect(refused.status, authorization).toBe(401);
+      expect((await errorOf(refused)).code).toBe("UNAUTHORIZED");
+      expect(refused.headers.get("www-authenticate")).toContain(
+        'scope="repository:library/nginx:pull"',
+      );
+    }
+    expect(net.seen.length).toBe(before);
+  });
+
+  it.each(["alice:wrong", "mallory:wonderland", "alice"])("refuses the login %s", async (pair) => {
+    const { response } = await login(pair);
+    expect(response.status).toBe(401);
+    expect((await errorOf(response)).code).toBe("UNAUTHORIZED");
+    expect(net.to(HUB_AUTH)).toHaveLength(0);
+  });
+
+  it("accepts containerd's OAuth2 form as a login", async () => {
+    const response = await call(
+      "/v2/auth",
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: "grant_type=password&username=bob&password=builder&scope=repository%3Anginx%3Apull",
+      },
+      users,
+    );
+    expect(((await response.json()) as { access_token: string }).access_token).toMatch(/^cfrp1\./);
+  });
+});
+
+describe("ALLOW and BLOCK", () => {
+  const lists = {
+    ALLOW: "docker.io/library/*,ghcr.io/org/*",
+    BLOCK: "docker.io/library/nginx-evil",
+  };
+
+  it.each([
+    ["by host", `/v2/someone/tool/manifests/latest`],
+    ["by ns", `/v2/other/tool/manifests/latest?ns=ghcr.io`],
+    ["by path prefix", `/v2/ghcr.io/other/tool/manifests/latest`],
+    ["when blocked", `/v2/nginx-evil/manifests/latest`],
+    ["in a token scope", `/v2/auth?scope=repository:ghcr.io/other/tool:pull`],
+  ])("refuses a name %s with DENIED before any upstream request", async (_, path) => {
+    const response = await call(path, {}, lists);
+    expect(response.status).toBe(403);
+    expect(await errorOf(response)).toMatchObject({
+      code: "DENIED",
+      message: expect.stringMatching(/allow list|blocked/),
+    });
+    expect(net.seen).toHaveLength(0);
+  });
+
+  it("serves what the lists allow", async () => {
+    expect((await call("/v2/nginx/manifests/latest", {}, lists)).status).toBe(200);
+    expect((await call("/v2/org/tool/manifests/latest?ns=ghcr.io", {}, lists)).status).toBe(200);
+  });
+});
+
+describe("UPSTREAM_CREDENTIALS", () => {
+  const owner = {
+    PROXY_USERS: "alice:wonderland",
+    UPSTREAM_CREDENTIALS: JSON.stringify({ docker: ["owner:hub-token-1", "spare:hub-token-2"] }),
+  };
+  const loggedIn = async () => {
+    const response = await call(
+      "/v2/auth",
+      { headers: { authorization: basic("alice:wonderland") } },
+      owner,
+    );
+    return { authorization: `Bearer ${((await response.json()) as { token: string }).token}` };
+  };
+
+  it("pulls with the owner's account for logged-in users, the owner's private images included", async () => {
+    const headers = await loggedIn();
+    const response = await call("/v2/owner/private/manifests/latest", { headers }, owner);
+    expect(response.status).toBe(200);
+    const credentials = net.to(HUB_AUTH).map((s) => s.headers.authorization);
+    expect(
+      credentials.every(
+        (c) => c === basic("owner:hub-token-1") || c === basic("spare:hub-token-2"),
+      ),
+    ).toBe(true);
+    // Proxy users' passwords never reach the upstream.
+    expect(net.seen.some((s) => s.headers.authorization === basic("alice:wonderland"))).toBe(false);
+  });
+
+  it("rotates to another pair when one is rate limited", async () => {
+    const headers = await loggedIn();
+    const pulled = new Set<string>();
+    net.on(HUB, (request, url) => {
+      if (url.pathname === "/v2/")
+        return new Response("{}", {
+          status: 401,
+          headers: {
+            "www-authenticate": `Bearer realm="https://${HUB_AUTH}/token",service="registry.docker.io"`,
+          },
+        });
+      const user =
+        /^Bearer token:(\w+):/.exec(request.headers.get("authorization") ?? "")?.[1] ?? "none";
+      pulled.add(user);
+      if (user === "owner")
+        return new Response("slow down", { status: 429, headers: { "retry-after": "3600" } });
+      return new Response(nginx.manifest, {
+        headers: {
+          "docker-content-digest": nginx.manifestDigest,
+          "content-type": "application/vnd.oci.image.manifest.v1+json",
+          "content-length": String(nginx.manifest.length),
+        },
+      });
+    });
+    for (let i = 0; i < 4; i++) {
+      const response = await call("/v2/nginx/manifests/latest", { headers }, owner);
+      expect(response.status).toBe(200);
+    }
+    expect([...pulled].sort()).toEqual(["owner", "spare"]);
+    // Once rested, the limited pair is not asked again.
+    const manifestRequests = net
+      .to(HUB, /manifests/)
+      .map((s) => /token:(\w+)/.exec(s.headers.authorization ?? "")?.[1]);
+    expect(manifestRequests.filter((u) => u === "owner")).toHaveLength(1);
+  });
+
+  it("keeps what it pulled with the owner's account apart from public content", async () => {
+    const headers = await loggedIn();
+    await call(`/v2/owner/private/blobs/${secret.blobDigest}`, { headers }, owner);
+    expect(
+      (await call(`/v2/owner/private/blobs/${secret.blobDigest}`, { headers }, owner)).headers.get(
+        "x-cache",
+      ),
+    ).toBe("HIT");
+    // The same deployment without the owner's account (or with access control removed) cannot read it.
+    const open = await call(`/v2/owner/private/blobs/${secret.blobDigest}`);
+    expect(open.status).toBe(401);
+  });
+});
+
+describe("credential hygiene", () => {
+  it("never sends a token to an upstream other than the one that issued it", async () => {
+    const auth = await call("/v2/auth?scope=repository:ghcr.io/org/tool:pull", {
+      headers: { authorization: basic("alice:wonderland") },
+    });
+    const { token } = (await auth.json()) as { token: string };
+    expect(token).toMatch(/^cfrp~ghcr\.io~/);
+    const misdirected = await call("/v2/nginx/manifests/latest", {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(misdirected.status).toBe(401);
+    const upstreamToken = token.split("~")[2];
+    expect(net.to(HUB).some((s) => s.headers.authorization?.includes(upstreamToken!))).toBe(false);
+    // Where it belongs, it works.
+    const used = await call("/v2/ghcr.io/org/tool/manifests/latest", {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(used.status).toBe(200);
+  });
+
+  it("never uses one client's upstream token for another client", async () => {
+    const asAlice = await call("/v2/auth?scope=repository:owner/private:pull", {
+      headers: { authorization: basic("alice:wonderland") },
+    });
+    const aliceToken = ((await asAlice.json()) as { token: string }).token;
+    const asOwner = await call("/v2/auth?scope=repository:owner/private:pull", {
+      headers: { authorization: basic("owner:hub-token-1") },
+    });
+    const ownerToken = ((await asOwner.json()) as { token: string }).token;
+    expect(ownerToken).not.toBe(aliceToken);
+    expect(net.to(HUB_AUTH)).toHaveLength(2);
+    // An anonymous client does not get either of them.
+    const anonymous = await call("/v2/owner/private/manifests/latest");
+    expect(anonymous.status).toBe(401);
+    expect(net.to(HUB, /manifests/).at(-1)?.headers.authorization).toMatch(/^Bearer token:anon:/);
+  });
+
+  it("never writes a credential or token to a log line", async () => {
+    const lines: string[] = [];
+    for (const level of ["log", "info", "warn", "error", "debug"] as const) {
+      vi.spyOn(console, level).mockImplementation(
+        (...args: unknown[]) => void lines.push(args.map(String).join(" ")),
+      );
+    }
+    // Everything that can log: failing storage, failing upstreams, a broken config.
+    vi.spyOn(caches.default, "match").mockRejectedValue(new Error("no cache"));
+    const headers = { authorization: basic("alice:wonderland") };
+    const auth = await call("/v2/auth?scope=repository:owner/private:pull", { headers });
+    const { token } = (await auth.json()) as { token: string };
+    await call(`/v2/owner/private/manifests/latest`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    await call(`/v2/owner/private/blobs/${secret.blobDigest}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    net.on(HUB, () => Promise.reject(new TypeError("connection reset")));
+    await call(`/v2/owner/private/manifests/latest`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    await call("/v2/", {}, { UPSTREAMS: "{broken", PROXY_USERS: "alice:wonderland" });
+
+    expect(lines.length).toBeGreaterThan(0);
+    const secrets = [
+      "wonderland",
+      btoa("alice:wonderland"),
+      token,
+      token.split("~")[2]!,
+      "hub-token",
+    ];
+    for (const line of lines) for (const s of secrets) expect(line).not.toContain(s);
+  });
+});
