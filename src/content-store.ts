@@ -248,12 +248,19 @@ function withoutBody(response: Response, method: string): Response {
   return new Response(null, response);
 }
 
+/** Storage failures already logged by this isolate: a missing Cache API would say so on every request. */
+const logged = new Set<string>();
+
 /** Runs a storage operation; any failure (no Cache API in plain workerd, an R2 outage) is a miss. */
 async function attempt<T>(operation: () => Promise<T>): Promise<T | undefined> {
   try {
     return await operation();
   } catch (error) {
-    console.warn("content store:", error instanceof Error ? error.message : String(error));
+    const message = error instanceof Error ? error.message : String(error);
+    if (!logged.has(message) && logged.size < 100) {
+      logged.add(message);
+      console.warn("content store (treated as a miss):", message);
+    }
     return undefined;
   }
 }
