@@ -28,7 +28,7 @@ const SETTINGS = {
   /** Size of the big blob's random content; the issue asks for at least 256. */
   blobMiB: envInt("BENCH_BLOB_MIB", 256),
   /** Timed throughput rounds (after one warm-up) and CPU rounds. */
-  rounds: envInt("BENCH_ROUNDS", 5),
+  rounds: envInt("BENCH_ROUNDS", 7),
   /** Requests per CPU round and target. */
   cpuRequests: envInt("BENCH_CPU_REQUESTS", 300),
   /** Cold/warm skopeo pull pairs, each with a freshly started proxy. */
@@ -295,7 +295,7 @@ async function main() {
     ].join(", "),
     rows,
     notes: [
-      "Medians over the rounds; every ratio compares numbers measured in the same run.",
+      "Medians over the rounds; throughput ratios are medians of the per-round ratios (the targets run in turn within each round).",
       "Throughput and CPU: the built bundle under plain `workerd serve`; pulls: `wrangler dev` with an R2 bucket bound as CACHE_BUCKET and fresh state per cold pull.",
       ...notes,
     ],

@@ -34,7 +34,9 @@ const ANONYMOUS_TOKEN_TTL_S = 3600;
 /** Docker treats a token with under 60 s left as having 60 s: hand out only tokens with more. */
 const CLIENT_TOKEN_MIN_REMAINING_MS = 75_000;
 const MAX_FORM_BODY = 64 * 1024;
+/** An upstream token handed to a client, marked with the registry it may be sent to. */
 const UPSTREAM_TOKEN = /^bearer\s+cfrp~([^~\s]+)~(\S+)$/i;
+const markUpstreamToken = (registry: string, token: string) => `cfrp~${registry}~${token}`;
 
 /** What a repository request pulls with. */
 export type Pull =
@@ -42,6 +44,24 @@ export type Pull =
   | { kind: "proxy"; credentials: readonly Credential[] }
   /** The client's own upstream token (or Basic credentials for a Basic-only upstream). */
   | { kind: "client"; authorization: string };
+
+/** What a client's Authorization header is, on an open proxy (no PROXY_USERS). */
+type ClientToken =
+  | { kind: "anonymous" }
+  /** Credentials for this registry: the client's Basic, or an upstream token it issued. */
+  | { kind: "upstream"; authorization: string }
+  /** Anything else: a token for another registry, or one this proxy never issued. */
+  | { kind: "foreign" };
+
+function classifyToken(authorization: string | null, route: Route): ClientToken {
+  if (!authorization || authorization === `Bearer ${ANONYMOUS_TOKEN}`) return { kind: "anonymous" };
+  if (/^basic\s/i.test(authorization)) return { kind: "upstream", authorization };
+  const wrapped = UPSTREAM_TOKEN.exec(authorization);
+  if (wrapped && wrapped[1] === route.registry.registry) {
+    return { kind: "upstream", authorization: `Bearer ${wrapped[2]}` };
+  }
+  return { kind: "foreign" };
+}
 
 /**
  * Decides what a repository request pulls with, from its Authorization header. With PROXY_USERS
@@ -59,21 +79,16 @@ export async function resolvePull(
     kind: "proxy",
     credentials: config.upstreamCredentials.get(route.registry.route) ?? [],
   };
-  const challenge = () =>
-    unauthorized(
-      proxyChallenge(url, route, undefined, { scope: `repository:${route.repository}:pull` }),
-    );
-
   if (loginRequired(config)) {
     if (await verifyProxyToken(config, authorization)) return own;
-    throw challenge();
+  } else {
+    const token = classifyToken(authorization, route);
+    if (token.kind === "anonymous") return own;
+    if (token.kind === "upstream") return { kind: "client", authorization: token.authorization };
   }
-  if (!authorization || authorization === `Bearer ${ANONYMOUS_TOKEN}`) return own;
-  if (/^basic\s/i.test(authorization)) return { kind: "client", authorization };
-  const wrapped = UPSTREAM_TOKEN.exec(authorization);
-  if (wrapped && wrapped[1] === route.registry.registry)
-    return { kind: "client", authorization: `Bearer ${wrapped[2]}` };
-  throw challenge();
+  throw unauthorized(
+    proxyChallenge(url, route, undefined, { scope: `repository:${route.repository}:pull` }),
+  );
 }
 
 /**
@@ -142,22 +157,19 @@ export async function handlePing(
   route: Route,
 ): Promise<Response> {
   const authorization = request.headers.get("authorization");
-  if (loginRequired(config)) {
-    if (await verifyProxyToken(config, authorization)) return pingOk();
-  } else if (authorization === `Bearer ${ANONYMOUS_TOKEN}`) {
+  const open = !loginRequired(config);
+  if (open) {
+    const token = classifyToken(authorization, route);
+    if (token.kind === "upstream") return forwardPing(url, config, route, token.authorization);
+    // The proxy's anonymous token is always good.
+    if (token.kind === "anonymous" && authorization) return pingOk();
+  } else if (await verifyProxyToken(config, authorization)) {
     return pingOk();
-  } else if (authorization) {
-    const wrapped = UPSTREAM_TOKEN.exec(authorization);
-    const basic = /^basic\s/i.test(authorization);
-    if (basic || wrapped?.[1] === route.registry.registry) {
-      const forwarded = basic ? authorization : `Bearer ${wrapped![2]}`;
-      return forwardPing(url, config, route, forwarded);
-    }
   }
 
   const auth = await upstreamAuth(route.registry, config.timeoutMs);
-  if (auth.kind === "none" && !loginRequired(config)) return pingOk();
-  if (auth.kind === "basic" && !loginRequired(config)) throw unauthorized(auth.header);
+  if (open && auth.kind === "none") return pingOk();
+  if (open && auth.kind === "basic") throw unauthorized(auth.header);
   throw unauthorized(proxyChallenge(url, route, auth.kind === "bearer" ? auth.service : undefined));
 }
 
@@ -261,7 +273,7 @@ export async function handleTokenRequest(
   const expiresIn = Math.floor((upstream.expiresAt - Date.now()) / 1000);
   return tokenResponse({
     ...upstream.body,
-    token: `cfrp~${route.registry.registry}~${upstream.token}`,
+    token: markUpstreamToken(route.registry.registry, upstream.token),
     expires_in: expiresIn,
     issued_at: new Date().toISOString(),
   });

@@ -77,14 +77,13 @@ async function handle(
       const route = resolveRepository(config, byHost, ns, endpoint.name);
       authorizeRepository(config, route);
       const pull = await resolvePull(request, url, config, route);
-      const method = request.method === "HEAD" ? "HEAD" : "GET";
       const store = new ContentStore(config.cacheNamespace, url.origin, env.CACHE_BUCKET, (p) =>
         ctx.waitUntil(p),
       );
       return serveRepository(
         { url, config, route, headers: request.headers, pull },
         endpoint,
-        method,
+        method === "HEAD" ? "HEAD" : "GET",
         store,
       );
     }
