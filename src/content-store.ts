@@ -4,6 +4,7 @@
  */
 
 import { sha256Digest } from "./digest";
+import { RegistryError } from "./errors";
 import { parseRange } from "./range";
 
 export type ContentKind = "blobs" | "manifests";
@@ -138,7 +139,17 @@ export class ContentStore {
     response: Response,
     headers: Headers,
   ): Promise<Response> {
-    const bytes = new Uint8Array(await response.arrayBuffer());
+    const bytes = await response.arrayBuffer().then(
+      (buffer) => new Uint8Array(buffer),
+      () => {
+        throw new RegistryError(
+          "UNAVAILABLE",
+          "upstream closed the connection mid-body",
+          undefined,
+          { status: 502 },
+        );
+      },
+    );
     if (
       bytes.byteLength === Number(headers.get("content-length")) &&
       (await sha256Digest(bytes)) === digest

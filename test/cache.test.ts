@@ -181,6 +181,22 @@ describe("never storing what does not match", () => {
     );
     expect(stored).toBeNull();
   });
+  it("answers 502 when the upstream drops a small body midway, and stores nothing", async () => {
+    net.on(CDN, () => {
+      const body = new ReadableStream({
+        start(controller) {
+          controller.enqueue(nginx.blob.slice(0, 100));
+          controller.error(new Error("connection reset"));
+        },
+      });
+      return new Response(body, { headers: { "content-length": String(nginx.blob.length) } });
+    });
+    const response = await call(`/v2/nginx/blobs/${nginx.blobDigest}`);
+    expect(response.status).toBe(502);
+    expect((await errorOf(response)).message).toMatch(/mid-body/);
+    hub({ "library/nginx": nginx });
+    expect((await call(`/v2/nginx/blobs/${nginx.blobDigest}`)).headers.get("x-cache")).toBe("MISS");
+  });
 });
 
 describe("private content", () => {
