@@ -20,6 +20,7 @@ import {
   workerdBinary,
   workerdVersion,
 } from "./workerd.mjs";
+import { MANIFEST_ACCEPT } from "../test/e2e/fixture/images.mjs";
 
 const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
 
@@ -38,12 +39,6 @@ const SETTINGS = {
 /** The small multi-layer image for pulls and CPU (seeded by the e2e stack, Docker schema 2). */
 const SMALL_IMAGE = { repository: "library/alpine", tag: "3" };
 const BIG_IMAGE = { repository: "library/big", tag: "1" };
-const MANIFEST_ACCEPT = [
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-].join(", ");
 
 /**
  * @typedef {import("./table.mjs").Row} Row

@@ -3,30 +3,21 @@
 import { RegistryError } from "./errors";
 import { usableRange } from "./range";
 
+/** What survives a redirect to another host: a presigned URL rejects the rest, and tokens must not leak. */
+const CROSS_HOST_HEADERS = [
+  "range",
+  "if-none-match",
+  "if-match",
+  "if-modified-since",
+  "if-unmodified-since",
+  "if-range",
+];
+
 /**
  * Client request headers an upstream registry may see. Everything else (Host, Cookie, CF-*) stays
  * here; Authorization is the auth layer's decision, not a copy.
  */
-const FORWARDED_HEADERS = [
-  "accept",
-  "range",
-  "if-none-match",
-  "if-match",
-  "if-modified-since",
-  "if-unmodified-since",
-  "if-range",
-  "user-agent",
-] as const;
-
-/** What survives a redirect to another host: a presigned URL rejects the rest, and tokens must not leak. */
-const CROSS_HOST_HEADERS = new Set([
-  "range",
-  "if-none-match",
-  "if-match",
-  "if-modified-since",
-  "if-unmodified-since",
-  "if-range",
-]);
+const FORWARDED_HEADERS = ["accept", "user-agent", ...CROSS_HOST_HEADERS];
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Docker Hub needs one hop (registry → CDN), registry.k8s.io two; more than this is a loop. */
@@ -116,7 +107,7 @@ export async function fetchUpstream(
 function crossHostHeaders(headers: Headers): Headers {
   const kept = new Headers();
   for (const [name, value] of headers) {
-    if (CROSS_HOST_HEADERS.has(name)) kept.set(name, value);
+    if (CROSS_HOST_HEADERS.includes(name)) kept.set(name, value);
   }
   return kept;
 }

@@ -14,13 +14,7 @@ import {
   type SkopeoHome,
 } from "./fixture/skopeo.mjs";
 import { makeTempDir, type TempDir } from "./fixture/tempdir.mjs";
-
-const MANIFEST_ACCEPT = [
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-].join(", ");
+import { MANIFEST_ACCEPT } from "./fixture/images.mjs";
 
 describe.skipIf(inject("e2eSkipReason"))("skopeo through the proxy", () => {
   const stack = inject("stack");
