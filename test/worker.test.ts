@@ -1,6 +1,7 @@
 // Integration: the whole Worker inside workerd, against fake upstreams that count every request.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ANONYMOUS_TOKEN } from "../src/auth";
+import { escapeHtml } from "../src/help";
 import type { Bindings } from "../src/index";
 import { clearUpstreamAuthCache } from "../src/upstream-auth";
 import { callWorker, errorOf, testEnv } from "./helpers/worker";
@@ -589,6 +590,17 @@ describe("help page", () => {
     expect(html).toContain("docker pull ghcr.example.com/org/image:tag");
     expect(html).toContain("hosts.toml");
     expect(html).toContain("registries.conf");
+    expect(html).not.toContain("Log in first");
     expect(net.seen).toHaveLength(0);
+  });
+
+  it("tells users to log in when the proxy requires it, escaping the host it shows", async () => {
+    const html = await (
+      await call("https://docker.example.com/", {}, { PROXY_USERS: "a:b" })
+    ).text();
+    expect(html).toContain("docker login docker.example.com");
+    expect(escapeHtml(`<img src=x onerror="alert('1')">&`)).toBe(
+      "&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;",
+    );
   });
 });
