@@ -14,9 +14,23 @@ import type { RepositoryEndpoint } from "./routing";
 /** Where an answer came from: the store, the upstream, or the store because the upstream failed. */
 export type CacheStatus = "HIT" | "MISS" | "STALE";
 
+/** One request's view of the cache: where it reads and writes, and how it reaches the upstream. */
+interface Context {
+  request: RepositoryRequest;
+  method: "GET" | "HEAD";
+  store: ContentStore;
+  /** The registry's name in store keys; what was pulled with the owner's credentials is kept apart. */
+  registry: string;
+  /** Only the proxy's own pulls are stored: never what a client pulled with its own credentials. */
+  storable: boolean;
+  proxy: (endpoint: RepositoryEndpoint, method: "GET" | "HEAD") => Promise<Response>;
+}
+
 /**
  * Serves a repository request through the cache. Anyone may read what the proxy pulled
- * anonymously: only the upstream's public content is stored that way.
+ * anonymously: only the upstream's public content is stored that way. What it pulled with the
+ * owner's credentials may be private to the owner: it is stored apart, and only the proxy's own
+ * pulls read it.
  */
 export async function serveRepository(
   request: RepositoryRequest,
@@ -25,91 +39,91 @@ export async function serveRepository(
   store: ContentStore,
 ): Promise<Response> {
   const clock = new UpstreamClock();
-  const proxy = (e: RepositoryEndpoint, m: "GET" | "HEAD") =>
-    clock.time(proxyRepository(request, e, m));
-  // Only the proxy's own pulls are stored. What it pulled with the owner's credentials may be
-  // private to the owner: it is stored apart, and only the proxy's own pulls read it.
-  const { pull } = request;
-  const storable = pull.kind === "proxy";
-  const registry =
-    pull.kind === "proxy" && pull.credentials.length
-      ? `${request.route.registry.registry}+credentials`
-      : request.route.registry.registry;
+  const { pull, route } = request;
+  const context: Context = {
+    request,
+    method,
+    store,
+    registry:
+      pull.kind === "proxy" && pull.credentials.length
+        ? `${route.registry.registry}+credentials`
+        : route.registry.registry,
+    storable: pull.kind === "proxy",
+    proxy: (e, m) => clock.time(proxyRepository(request, e, m)),
+  };
 
   const digest = requestedDigest(endpoint);
   if (digest) {
     const kind: ContentKind = endpoint.kind === "blob" ? "blobs" : "manifests";
-    const hit = await store.match(registry, kind, digest, clientRequest(request, method));
-    if (hit) return finish(hit, "HIT", clock);
-    const response = await proxy(endpoint, method);
-    const fillable =
-      storable && method === "GET" && response.status === 200 && !request.headers.has("range");
-    return finish(
-      fillable ? await store.fill(registry, kind, digest, response) : response,
-      "MISS",
-      clock,
-    );
+    return finish(...(await byDigest(context, endpoint, kind, digest)), clock);
   }
-  if (endpoint.kind !== "manifest") return finish(await proxy(endpoint, method), "MISS", clock);
+  if (endpoint.kind === "manifest") return finish(...(await byTag(context, endpoint)), clock);
+  return finish(await context.proxy(endpoint, method), "MISS", clock);
+}
 
-  // A manifest by tag.
+/** Content named by its digest: from the store, else from upstream and into the store. */
+async function byDigest(
+  { request, method, store, registry, storable, proxy }: Context,
+  endpoint: RepositoryEndpoint,
+  kind: ContentKind,
+  digest: string,
+): Promise<[Response, CacheStatus]> {
+  const hit = await store.match(registry, kind, digest, storeRequest(request, method));
+  if (hit) return [hit, "HIT"];
+  const response = await proxy(endpoint, method);
+  // 200 is always the whole body (a range gets 206), so it can be stored.
+  const fillable = storable && method === "GET" && response.status === 200;
+  return [fillable ? await store.fill(registry, kind, digest, response) : response, "MISS"];
+}
+
+/**
+ * A manifest by tag. A tag seen before costs one upstream HEAD, and its manifest comes from the
+ * store while the tag still points at it. When the upstream is rate limiting, failing or
+ * unreachable, the tag's last good manifest answers.
+ */
+async function byTag(
+  context: Context,
+  endpoint: Extract<RepositoryEndpoint, { kind: "manifest" }>,
+): Promise<[Response, CacheStatus]> {
+  const { request, method, store, registry, storable, proxy } = context;
   const { repository } = request.route;
   const tag = endpoint.reference;
   try {
-    const pointer = await store.readTag(registry, repository, tag);
-    if (method === "GET" && pointer) {
-      // Seen before: one HEAD tells whether it still points at content we hold.
-      const head = await proxy(endpoint, "HEAD");
-      const current = head.headers.get("docker-content-digest");
+    const known = await store.readTag(registry, repository, tag);
+    if (method === "GET" && known) {
+      const current = (await proxy(endpoint, "HEAD")).headers.get("docker-content-digest");
       if (current && isValidDigest(current)) {
-        const hit = await store.match(
-          registry,
-          "manifests",
-          current,
-          clientRequest(request, "GET"),
-        );
+        const hit = await store.match(registry, "manifests", current, storeRequest(request, "GET"));
         if (hit) {
-          if (storable && current !== pointer.digest)
-            store.writeTag(registry, repository, tag, pointerOf(head, current));
-          return finish(hit, "HIT", clock);
+          if (storable && current !== known) store.writeTag(registry, repository, tag, current);
+          return [hit, "HIT"];
         }
       }
     }
     const response = await proxy(endpoint, method);
     const current = response.headers.get("docker-content-digest");
-    if (!storable || response.status !== 200 || !current || !isValidDigest(current))
-      return finish(response, "MISS", clock);
-    if (current !== pointer?.digest)
-      store.writeTag(registry, repository, tag, pointerOf(response, current));
+    if (!storable || response.status !== 200 || !current || !isValidDigest(current)) {
+      return [response, "MISS"];
+    }
+    if (current !== known) store.writeTag(registry, repository, tag, current);
     const served =
       method === "GET" ? await store.fill(registry, "manifests", current, response) : response;
-    return finish(served, "MISS", clock);
+    return [served, "MISS"];
   } catch (error) {
-    const stale = isUpstreamFailure(error)
-      ? await lastGood(store, registry, repository, tag, request, method)
-      : undefined;
+    const stale = isUpstreamFailure(error) ? await lastGood(context, tag) : undefined;
     if (!stale) throw error;
-    return finish(stale, "STALE", clock);
+    return [stale, "STALE"];
   }
 }
 
-/** The tag's last known manifest, when the upstream is rate limiting, failing or unreachable. */
+/** The tag's last known manifest, marked as stale. */
 async function lastGood(
-  store: ContentStore,
-  registry: string,
-  repository: string,
+  { request, method, store, registry }: Context,
   tag: string,
-  request: RepositoryRequest,
-  method: "GET" | "HEAD",
 ): Promise<Response | undefined> {
-  const pointer = await store.readTag(registry, repository, tag);
-  if (!pointer) return undefined;
-  const stored = await store.match(
-    registry,
-    "manifests",
-    pointer.digest,
-    clientRequest(request, method),
-  );
+  const digest = await store.readTag(registry, request.route.repository, tag);
+  if (!digest) return undefined;
+  const stored = await store.match(registry, "manifests", digest, storeRequest(request, method));
   stored?.headers.set("warning", '110 - "stale manifest: the upstream registry is unavailable"');
   return stored;
 }
@@ -118,15 +132,8 @@ function isUpstreamFailure(error: unknown): boolean {
   return error instanceof RegistryError && (error.status === 429 || error.status >= 500);
 }
 
-function pointerOf(response: Response, digest: string) {
-  return {
-    digest,
-    mediaType: response.headers.get("content-type") ?? "application/vnd.oci.image.manifest.v1+json",
-  };
-}
-
 /** The request the store sees: the client's method and a usable Range, nothing else. */
-function clientRequest(request: RepositoryRequest, method: "GET" | "HEAD"): Request {
+function storeRequest(request: RepositoryRequest, method: "GET" | "HEAD"): Request {
   const range = usableRange(request.headers.get("range"));
   return new Request(request.url, { method, headers: range ? { range } : {} });
 }

@@ -6,14 +6,9 @@
 import { sha256Digest } from "./digest";
 import { RegistryError } from "./errors";
 import { parseRange } from "./range";
+import { isValidDigest } from "./reference";
 
 export type ContentKind = "blobs" | "manifests";
-
-/** What the proxy remembers about a tag, to answer when the upstream cannot. */
-export interface TagPointer {
-  digest: string;
-  mediaType: string;
-}
 
 /** Bodies up to this size are read whole and hashed before they are stored (manifests, configs). */
 export const HASH_LIMIT = 4 * 1024 * 1024;
@@ -92,43 +87,30 @@ export class ContentStore {
     return new Response(toClient, { status: response.status, headers: response.headers });
   }
 
-  /** The last anonymous pull of a tag, if remembered. */
-  async readTag(
-    registry: string,
-    repository: string,
-    tag: string,
-  ): Promise<TagPointer | undefined> {
+  /** The digest a tag pointed at when the proxy last pulled it, if remembered. */
+  async readTag(registry: string, repository: string, tag: string): Promise<string | undefined> {
     const key = this.tagKey(registry, repository, tag);
     const cached = await attempt(() => caches.default.match(this.cacheUrl(key)));
     const text = cached
       ? await attempt(() => cached.text())
       : await attempt(async () => (await this.bucket?.get(key))?.text());
-    if (!text) return undefined;
-    try {
-      const pointer = JSON.parse(text) as TagPointer;
-      return typeof pointer.digest === "string" && typeof pointer.mediaType === "string"
-        ? pointer
-        : undefined;
-    } catch {
-      return undefined;
-    }
+    return text && isValidDigest(text) ? text : undefined;
   }
 
-  /** Remembers what a tag pointed at, in the background. */
-  writeTag(registry: string, repository: string, tag: string, pointer: TagPointer): void {
+  /** Remembers, in the background, the digest a tag points at. */
+  writeTag(registry: string, repository: string, tag: string, digest: string): void {
     const key = this.tagKey(registry, repository, tag);
-    const body = JSON.stringify(pointer);
     this.waitUntil(
       Promise.all([
         attempt(() =>
           caches.default.put(
             this.cacheUrl(key),
-            new Response(body, {
-              headers: { "content-type": "application/json", "cache-control": TAG_POINTER_TTL },
+            new Response(digest, {
+              headers: { "content-type": "text/plain", "cache-control": TAG_POINTER_TTL },
             }),
           ),
         ),
-        attempt(async () => this.bucket?.put(key, body)),
+        attempt(async () => this.bucket?.put(key, digest)),
       ]),
     );
   }
