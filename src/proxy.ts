@@ -89,7 +89,7 @@ export async function proxyRepository(
     if (authorization) headers.set("authorization", authorization);
     upstream = await fetchUpstream(target.href, { method, headers }, config.timeoutMs);
     if (upstream.status !== 429 || !credential) break;
-    // That pair is rate limited: rest it, and go once more with another if one is fresh.
+    // That pair is rate limited: rest it, and try the next pair that is not resting (each at most once).
     restCredential(route.registry.route, credential, upstream.headers.get("retry-after"));
     if (!hasRestedAlternative(route.registry.route, owned, credential)) break;
     await upstream.body?.cancel();
