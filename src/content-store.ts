@@ -74,6 +74,9 @@ export class ContentStore {
     if (length <= HASH_LIMIT) return this.fillVerified(key, digest, response, headers);
     if (!this.bucket || length > R2_PUT_LIMIT || !digest.startsWith("sha256:")) return response;
 
+    // Both branches are pumped natively (the response to the client, the R2 upload), and workerd's
+    // tee then moves in lockstep with the slower one instead of buffering (kj::newTee): a slow
+    // client slows the upload, it does not pile the blob up in memory.
     const [toClient, toStore] = response.body.tee();
     const bucket = this.bucket;
     this.waitUntil(
