@@ -22,6 +22,12 @@ const HUB_AUTH_KEY = "https://index.docker.io/v1/";
  * @typedef {object} Docker
  * @property {string} socket  unix socket path (`docker -H unix://<socket>`)
  * @property {(reference: string) => Promise<DockerPull>} pull  throws with the CLI's output and the daemon's log tail
+ * @property {(registry: string, creds: string) => Promise<void>} login
+ *   `docker login <registry>` ("user:password"): the daemon checks them against the registry
+ *   (its /v2/ and token realm) and the CLI stores them in its private config under `registry`
+ * @property {(registry: string) => Promise<void>} logout  `docker logout <registry>`
+ * @property {(reference: string) => Promise<void>} removeImage
+ *   `docker rmi`, so the next pull of it fetches every blob again
  * @property {(creds: string | undefined) => Promise<void>} setHubCredentials
  *   "user:password" stored for Docker Hub in the CLI's private config, as `docker login` would
  *   (the daemon then presents them to the mirror's token realm); undefined logs out
@@ -114,6 +120,24 @@ export async function startDocker({ workDir, mirror, timeoutMs = 60_000 }) {
         await cli(["image", "inspect", "--format", "{{json .RepoDigests}}", reference]),
       );
       return { digest, repoDigests };
+    },
+    async login(registry, creds) {
+      const colon = creds.indexOf(":");
+      const [username, password] = [creds.slice(0, colon), creds.slice(colon + 1)];
+      // Test credentials only: on the command line is fine.
+      try {
+        await cli(["login", "--username", username, "--password", password, registry]);
+      } catch (error) {
+        throw new Error(
+          `${error instanceof Error ? error.message : error}\n--- dockerd log\n${daemon.logTail(30)}`,
+        );
+      }
+    },
+    async logout(registry) {
+      await cli(["logout", registry]);
+    },
+    async removeImage(reference) {
+      await cli(["rmi", reference]);
     },
     async setHubCredentials(creds) {
       const auths = creds
