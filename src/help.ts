@@ -29,7 +29,9 @@ export function helpPage(url: URL, config: Config): Response {
 
   const rows = config.registries
     .map((r) => {
-      const prefixed = `${host}/${r.registry}/${example(r)}`;
+      // This host's own registry needs no prefix.
+      const prefixed =
+        r === byHost.registry ? `${host}/${example(r)}` : `${host}/${r.registry}/${example(r)}`;
       const viaHost = base ? `${r.route}.${base}/${example(r)}` : "";
       return `<tr><td>${e(r.route)}</td><td>${e(r.registry)}</td><td><code>docker pull ${e(prefixed)}</code>${
         viaHost ? `<br><code>docker pull ${e(viaHost)}</code>` : ""
@@ -45,7 +47,7 @@ export function helpPage(url: URL, config: Config): Response {
   const hostsToml = `server = "https://${mirror.registry === "docker.io" ? "registry-1.docker.io" : mirror.registry}"
 
 [host."${origin}"]
-  capabilities = ["pull", "resolve"]${insecure ? "\n  skip_verify = true" : ""}`;
+  capabilities = ["pull", "resolve"]`;
   const registriesConf = `[[registry]]
 prefix = "docker.io"
 location = "docker.io"

@@ -587,6 +587,7 @@ describe("help page", () => {
       "&quot;registry-mirrors&quot;: [\n    &quot;https://docker.example.com&quot;",
     );
     expect(html).toContain("docker pull docker.example.com/ghcr.io/org/image:tag");
+    expect(html).toContain("docker pull docker.example.com/nginx:latest");
     expect(html).toContain("docker pull ghcr.example.com/org/image:tag");
     expect(html).toContain("hosts.toml");
     expect(html).toContain("registries.conf");
