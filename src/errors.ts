@@ -111,15 +111,16 @@ export function upstreamFailure(
   }
   const status = upstream.status;
   const message = known.message ?? `${what} answered ${status}`;
-  if (status === 429)
-    return new RegistryError("TOOMANYREQUESTS", message, known.detail, { headers });
+  // Without an OCI body (an HTML or XML error page), say what came back, not what it said.
+  const detail = known.detail ?? { status, contentType: upstream.headers.get("content-type") };
+  if (status === 429) return new RegistryError("TOOMANYREQUESTS", message, detail, { headers });
   if (status >= 500) {
-    return new RegistryError("UNAVAILABLE", `${what} answered ${status}`, known.message, {
+    return new RegistryError("UNAVAILABLE", `${what} answered ${status}`, known.message ?? detail, {
       status: 502,
       headers,
     });
   }
   const code =
     known.code ?? (status === 403 ? "DENIED" : status === 416 ? "RANGE_INVALID" : "UNKNOWN");
-  return new RegistryError(code, message, known.detail, { status, headers });
+  return new RegistryError(code, message, detail, { status, headers });
 }

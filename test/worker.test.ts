@@ -507,7 +507,10 @@ describe("errors", () => {
     expect(response.status).toBe(429);
     expect(response.headers.get("retry-after")).toBe("60");
     expect(response.headers.get("ratelimit-remaining")).toBe("0;w=21600");
-    expect((await errorOf(response)).code).toBe("TOOMANYREQUESTS");
+    expect(await errorOf(response)).toMatchObject({
+      code: "TOOMANYREQUESTS",
+      detail: { status: 429, contentType: "text/html" },
+    });
   });
 
   it("answers 502 when the upstream fails and 504 when it is too slow", async () => {
