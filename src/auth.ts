@@ -21,7 +21,7 @@ import {
 import { findBearer, formatChallenge, parseChallenges } from "./challenge";
 import type { Config, Credential } from "./config";
 import { RegistryError, upstreamFailure } from "./errors";
-import { namespaceRegistry, resolveRepository, type RepositoryRoute, type Route } from "./routing";
+import { requestRoute, resolveRepository, type RepositoryRoute, type Route } from "./routing";
 import { formatScope, isRepositoryScope, parseScope } from "./scope";
 import { fetchUpstream, readCapped } from "./upstream";
 import { upstreamAuth, upstreamToken } from "./upstream-auth";
@@ -96,7 +96,7 @@ export async function resolvePull(
  * used), the upstream's service, and an `ns` on the realm when the host alone would not pick
  * this upstream again, so the route survives the client's round trip through `/v2/auth`.
  */
-export function proxyChallenge(
+function proxyChallenge(
   requestUrl: URL,
   route: Route,
   service: string | undefined,
@@ -223,8 +223,7 @@ export async function handleTokenRequest(
   const token = await readTokenRequest(request, url);
   const ns = url.searchParams.get("ns");
 
-  let route: Route =
-    ns !== null ? { registry: namespaceRegistry(config, ns), source: "ns" } : byHost;
+  let route = requestRoute(config, byHost, ns);
   const scopes: string[] = [];
   for (const raw of token.scopes) {
     const scope = parseScope(raw);

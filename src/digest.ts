@@ -1,7 +1,7 @@
 /** Content digests (OCI image-spec "Digests"): computing and comparing sha256. */
 
 /** Lower-case hex of bytes. */
-export function toHex(bytes: ArrayBuffer | Uint8Array): string {
+function toHex(bytes: ArrayBuffer | Uint8Array): string {
   const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   let hex = "";
   for (const b of view) hex += b.toString(16).padStart(2, "0");

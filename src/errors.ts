@@ -67,7 +67,7 @@ export class RegistryError extends Error {
 }
 
 /** Builds an OCI error response; HEAD gets the headers without a body, as HTTP requires. */
-export function errorResponse(
+function errorResponse(
   status: number,
   errors: ErrorInfo[],
   headers: Record<string, string> = {},
@@ -86,8 +86,8 @@ export function errorResponse(
   });
 }
 
-/** Upstream error headers worth passing on: when to retry, and the state of the rate limit. */
-const PASSED_ERROR_HEADERS = [
+/** Upstream headers worth passing on, errors or not: when to retry, and the state of the rate limit. */
+export const RATE_LIMIT_HEADERS = [
   "retry-after",
   "ratelimit-limit",
   "ratelimit-remaining",
@@ -105,7 +105,7 @@ export function upstreamFailure(
   known: { code?: ErrorCode; message?: string; detail?: unknown } = {},
 ): RegistryError {
   const headers: Record<string, string> = {};
-  for (const name of PASSED_ERROR_HEADERS) {
+  for (const name of RATE_LIMIT_HEADERS) {
     const value = upstream.headers.get(name);
     if (value !== null) headers[name] = value;
   }

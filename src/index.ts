@@ -7,13 +7,7 @@ import { RegistryError } from "./errors";
 import { helpPage } from "./help";
 import { serveRepository } from "./cache";
 import { ContentStore } from "./content-store";
-import {
-  hostRoute,
-  namespaceRegistry,
-  parseEndpoint,
-  resolveRepository,
-  type Route,
-} from "./routing";
+import { hostRoute, parseEndpoint, requestRoute, resolveRepository } from "./routing";
 
 /** Methods a pull-through proxy serves; POST only for containerd's OAuth2 token form. */
 const READ_METHODS = new Set(["GET", "HEAD"]);
@@ -69,9 +63,7 @@ async function handle(
     case "auth":
       return handleTokenRequest(request, url, config, byHost);
     case "ping": {
-      const route: Route =
-        ns === null ? byHost : { registry: namespaceRegistry(config, ns), source: "ns" };
-      return handlePing(request, url, config, route);
+      return handlePing(request, url, config, requestRoute(config, byHost, ns));
     }
     default: {
       const route = resolveRepository(config, byHost, ns, endpoint.name);

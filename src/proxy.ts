@@ -2,7 +2,13 @@
 
 import { rewriteChallenge, unauthorized, type Pull } from "./auth";
 import type { Config } from "./config";
-import { isErrorCode, RegistryError, upstreamFailure, type ErrorCode } from "./errors";
+import {
+  isErrorCode,
+  RATE_LIMIT_HEADERS,
+  RegistryError,
+  upstreamFailure,
+  type ErrorCode,
+} from "./errors";
 import { isDigest } from "./reference";
 import type { RepositoryEndpoint, RepositoryRoute } from "./routing";
 import { fetchUpstream, forwardableHeaders, readCapped } from "./upstream";
@@ -20,11 +26,8 @@ const RESPONSE_HEADERS = [
   "etag",
   "last-modified",
   "oci-filters-applied",
-  "retry-after",
-  "ratelimit-limit",
-  "ratelimit-remaining",
-  "docker-ratelimit-source",
-] as const;
+  ...RATE_LIMIT_HEADERS,
+];
 
 /** Query parameters the spec defines per endpoint; anything else (including `ns`) is ours. */
 const QUERY_PARAMETERS: Record<RepositoryEndpoint["kind"], readonly string[]> = {
@@ -35,7 +38,7 @@ const QUERY_PARAMETERS: Record<RepositoryEndpoint["kind"], readonly string[]> = 
 };
 
 /** Where each endpoint lives on a registry (distribution-spec "Endpoints" table). */
-export function upstreamPath(endpoint: RepositoryEndpoint, repository: string): string {
+function upstreamPath(endpoint: RepositoryEndpoint, repository: string): string {
   switch (endpoint.kind) {
     case "manifest":
       return `/v2/${repository}/manifests/${endpoint.reference}`;
@@ -143,7 +146,7 @@ function pickHeaders(source: Headers): Headers {
  * Points a pagination `Link: <...>; rel="next"` at the proxy path the client used, keeping
  * the upstream's query (`last`, `n`) and the client's `ns`.
  */
-export function rewriteLink(link: string, requestUrl: URL): string {
+function rewriteLink(link: string, requestUrl: URL): string {
   const m = /^\s*<([^>]*)>(.*)$/.exec(link);
   if (!m) return link;
   const next = new URL(m[1]!, "http://upstream.invalid");

@@ -20,7 +20,7 @@ export function parseRange(header: string | null): ByteRange | undefined {
 }
 
 /** The canonical header for a parsed range. */
-export function formatRange({ offset, length }: ByteRange): string {
+function formatRange({ offset, length }: ByteRange): string {
   return `bytes=${offset}-${length === undefined ? "" : offset + length - 1}`;
 }
 

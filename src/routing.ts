@@ -104,7 +104,7 @@ export function resolveRepository(
   ns: string | null,
   clientName: string,
 ): RepositoryRoute {
-  let route: Route = byHost;
+  let route: Route;
   let name = clientName;
 
   const slash = clientName.indexOf("/");
@@ -116,8 +116,8 @@ export function resolveRepository(
   } else if (first && looksLikeRegistry(first)) {
     // Docker's own rule: a first component with a dot or colon, or "localhost", is a registry host.
     throw unknownRegistry(first);
-  } else if (ns !== null) {
-    route = { registry: namespaceRegistry(config, ns), source: "ns" };
+  } else {
+    route = requestRoute(config, byHost, ns);
   }
 
   const repository = route.registry.libraryPrefix && !name.includes("/") ? `library/${name}` : name;
@@ -125,8 +125,13 @@ export function resolveRepository(
   return { ...route, clientName, repository };
 }
 
+/** The route a request picks before any repository name: containerd's `ns` if given, else the host's. */
+export function requestRoute(config: Config, byHost: Route, ns: string | null): Route {
+  return ns === null ? byHost : { registry: namespaceRegistry(config, ns), source: "ns" };
+}
+
 /** The registry an `ns` parameter names, or NAME_UNKNOWN. */
-export function namespaceRegistry(config: Config, ns: string): Registry {
+function namespaceRegistry(config: Config, ns: string): Registry {
   const registry = config.byName.get(ns.toLowerCase());
   if (!registry) throw unknownRegistry(ns);
   return registry;

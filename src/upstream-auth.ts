@@ -54,7 +54,7 @@ export async function upstreamAuth(registry: Registry, timeoutMs: number): Promi
 }
 
 /** Interprets an upstream's answer to `GET /v2/`. */
-export function authFromPing(response: Response): UpstreamAuth {
+function authFromPing(response: Response): UpstreamAuth {
   if (response.ok) return { kind: "none" };
   const header = response.headers.get("www-authenticate");
   if (response.status === 401 && header) {
@@ -166,7 +166,7 @@ export function clearUpstreamAuthCache(): void {
 }
 
 /** Reads `token` or `access_token`, `expires_in` and `issued_at` from a token response. */
-export function parseTokenBody(text: string, now = Date.now()): UpstreamToken {
+function parseTokenBody(text: string, now = Date.now()): UpstreamToken {
   let body: Record<string, unknown>;
   try {
     body = JSON.parse(text) as Record<string, unknown>;
@@ -199,7 +199,7 @@ function tokenError(response: Response, body: string): RegistryError {
 }
 
 /** A short, safe message from an upstream error body: its text if JSON, else nothing (never HTML). */
-export function upstreamMessage(body: string): string | undefined {
+function upstreamMessage(body: string): string | undefined {
   try {
     const parsed = JSON.parse(body) as {
       errors?: Array<{ message?: unknown }>;

@@ -21,7 +21,7 @@ const FORWARDED_HEADERS = ["accept", "user-agent", ...CROSS_HOST_HEADERS];
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Docker Hub needs one hop (registry → CDN), registry.k8s.io two; more than this is a loop. */
-export const MAX_REDIRECTS = 5;
+const MAX_REDIRECTS = 5;
 
 /**
  * Picks the headers of a client request that may be forwarded to the upstream registry. A Range
