@@ -1,5 +1,5 @@
 // Unit and integration tests: run inside workerd through Cloudflare's Vitest integration.
-import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({

@@ -1,13 +1,80 @@
-// Installs the pinned dev dependencies (npm ci) when node_modules is missing or older than
-// package-lock.json, so `npm run dev` and `npm test` work as the first commands on a fresh clone.
+// Makes `npm run dev` and `npm test` work as the first commands on a fresh clone: installs the
+// pinned dev dependencies when node_modules is missing, and brings an npm-installed tree up to
+// date (incrementally, `npm install`, never wiping it) when package-lock.json pins other
+// versions than are installed. A tree installed by pnpm or yarn is never touched: it is named,
+// with the command to run. When npm itself cannot start, it says why.
 import { spawnSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
-const installed = "node_modules/.package-lock.json";
-const fresh =
-  existsSync(installed) && statSync(installed).mtimeMs >= statSync("package-lock.json").mtimeMs;
-if (!fresh) {
-  console.log("Installing dependencies (npm ci)...");
-  const result = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { stdio: "inherit" });
-  process.exit(result.status ?? 1);
+const MIN_NODE = [20, 3];
+
+const [major, minor] = process.versions.node.split(".").map(Number);
+if (major < MIN_NODE[0] || (major === MIN_NODE[0] && minor < MIN_NODE[1])) {
+  fail(
+    `Node.js ${process.versions.node} is too old: this project needs ${MIN_NODE.join(".")} or newer.`,
+  );
+}
+
+const lock = JSON.parse(readFileSync("package-lock.json", "utf8"));
+const manifest = JSON.parse(readFileSync("package.json", "utf8"));
+const direct = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies });
+
+if (!existsSync("node_modules")) {
+  install(["ci"], "node_modules is missing: installing the pinned dependencies (npm ci)");
+} else {
+  const foreign = otherPackageManager();
+  const stale = direct.filter(
+    (name) => installedVersion(name) !== lock.packages[`node_modules/${name}`]?.version,
+  );
+  if (stale.length > 0) {
+    const what = stale.map(
+      (name) =>
+        `${name} ${installedVersion(name) ?? "(missing)"} → ${lock.packages[`node_modules/${name}`]?.version}`,
+    );
+    if (foreign) {
+      fail(
+        `node_modules was installed by ${foreign} and differs from package-lock.json:\n  ${what.join("\n  ")}\n` +
+          `Run \`${foreign} install\` (this script never replaces another package manager's tree).`,
+      );
+    }
+    install(
+      ["install"],
+      `package-lock.json pins other versions than are installed:\n  ${what.join("\n  ")}\nUpdating node_modules in place (npm install)`,
+    );
+  }
+}
+
+/** The version of a package installed at the top of node_modules, if any. */
+function installedVersion(name) {
+  try {
+    return JSON.parse(readFileSync(`node_modules/${name}/package.json`, "utf8")).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/** pnpm or yarn, when one of them laid out node_modules. */
+function otherPackageManager() {
+  if (existsSync("node_modules/.pnpm") || existsSync("node_modules/.modules.yaml")) return "pnpm";
+  if (existsSync("node_modules/.yarn-state.yml") || existsSync("node_modules/.yarn-integrity"))
+    return "yarn";
+  return undefined;
+}
+
+function install(args, why) {
+  console.log(`${why}...`);
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  const result = spawnSync(npm, [...args, "--no-audit", "--no-fund"], { stdio: "inherit" });
+  if (result.error) {
+    fail(
+      `could not start npm (${result.error.code ?? result.error.message}): is npm installed and on PATH?`,
+    );
+  }
+  if (result.status !== 0)
+    fail(`npm ${args[0]} failed (exit ${result.status ?? result.signal}); see its output above.`);
+}
+
+function fail(message) {
+  console.error(`ensure-deps: ${message}`);
+  process.exit(1);
 }
