@@ -1,79 +1,114 @@
 /**
- * The caching layer over repository requests: digest-addressed content from the content store,
- * tags resolved with a HEAD upstream (Docker Hub does not count it against the pull limit), the
- * last good manifest of a tag when the upstream fails, and where every answer came from.
+ * The caching layer over repository requests: content addressed by digest from the content store,
+ * served under a repository only once the upstream confirmed that repository has it; tags
+ * resolved with an upstream HEAD (Docker Hub does not count it against the pull limit); the last
+ * good manifest of a tag when the upstream fails; a stored manifest only for a client that
+ * accepts its media type. The upstream is reached only through the `forward` it is handed.
  */
 
+import { accepts } from "./accept";
 import type { ContentKind, ContentStore } from "./content-store";
 import { RegistryError } from "./errors";
-import { proxyRepository, requestedDigest, type RepositoryRequest } from "./proxy";
+import { requestedDigest, type Forward, type Grant } from "./forward";
+import type { RepositoryEndpoint } from "./endpoint";
+import type { CacheStatus, Trace } from "./log";
 import { usableRange } from "./range";
 import { isValidDigest } from "./reference";
-import type { RepositoryEndpoint } from "./routing";
+import type { RepositoryTarget } from "./routing";
 
-/** Where an answer came from: the store, the upstream, or the store because the upstream failed. */
-export type CacheStatus = "HIT" | "MISS" | "STALE";
+/** One repository request, as the cache layer sees it. */
+export interface CacheRequest {
+  readonly endpoint: RepositoryEndpoint;
+  readonly method: "GET" | "HEAD";
+  readonly target: RepositoryTarget;
+  readonly grant: Grant;
+  /** The client's headers: `Accept` and `Range` matter here. */
+  readonly headers: Headers;
+  readonly store: ContentStore;
+  readonly forward: Forward;
+  readonly trace: Trace;
+}
 
-/** One request's view of the cache: where it reads and writes, and how it reaches the upstream. */
-interface Context {
-  request: RepositoryRequest;
-  method: "GET" | "HEAD";
-  store: ContentStore;
-  /** The registry's name in store keys; what was pulled with the owner's credentials is kept apart. */
-  registry: string;
-  /** Only the proxy's own pulls are stored: never what a client pulled with its own credentials. */
-  storable: boolean;
-  proxy: (endpoint: RepositoryEndpoint, method: "GET" | "HEAD") => Promise<Response>;
+/** One request's view of the store. */
+interface View extends CacheRequest {
+  /** Whose content: the registry's name, apart for what the owner's credentials pulled. */
+  readonly partition: string;
+  /** Only the shared access's pulls are stored, and only they record links and tags. */
+  readonly storable: boolean;
 }
 
 /**
- * Serves a repository request through the cache. Anyone may read what the proxy pulled
- * anonymously: only the upstream's public content is stored that way. What it pulled with the
- * owner's credentials may be private to the owner: it is stored apart, and only the proxy's own
- * pulls read it.
+ * Serves a repository request through the cache and records where the answer came from. Anyone
+ * may read what the proxy's anonymous access stored: only public content is stored that way. What
+ * the owner's credentials pulled may be private: it is kept apart, and only the shared access reads
+ * it. What a client pulled with its own credentials is never stored.
  */
-export async function serveRepository(
-  request: RepositoryRequest,
-  endpoint: RepositoryEndpoint,
-  method: "GET" | "HEAD",
-  store: ContentStore,
-): Promise<Response> {
-  const clock = new UpstreamClock();
-  const { pull, route } = request;
-  const context: Context = {
-    request,
-    method,
-    store,
-    registry:
-      pull.kind === "proxy" && pull.credentials.length
-        ? `${route.registry.registry}+credentials`
-        : route.registry.registry,
-    storable: pull.kind === "proxy",
-    proxy: (e, m) => clock.time(proxyRepository(request, e, m)),
+export async function serveThroughCache(request: CacheRequest): Promise<Response> {
+  const { grant, target, endpoint } = request;
+  const view: View = {
+    ...request,
+    partition:
+      grant.kind === "shared" && grant.credentials.length
+        ? `${target.upstream.name}+credentials`
+        : target.upstream.name,
+    storable: grant.kind === "shared",
   };
-
   const digest = requestedDigest(endpoint);
-  if (digest) {
-    const kind: ContentKind = endpoint.kind === "blob" ? "blobs" : "manifests";
-    return finish(...(await byDigest(context, endpoint, kind, digest)), clock);
-  }
-  if (endpoint.kind === "manifest") return finish(...(await byTag(context, endpoint)), clock);
-  return finish(await context.proxy(endpoint, method), "MISS", clock);
+  const [response, status] = digest
+    ? await byDigest(view, endpoint.kind === "blob" ? "blobs" : "manifests", digest)
+    : endpoint.kind === "manifest"
+      ? await byTag(view, endpoint.reference)
+      : [await request.forward(endpoint, request.method), "MISS" as const];
+  request.trace.cache = status;
+  return response;
 }
 
-/** Content named by its digest: from the store, else from upstream and into the store. */
+/**
+ * Content named by its digest. A stored copy is served when this repository's link to it is
+ * known, or after one upstream HEAD confirms the repository has it; otherwise it comes from
+ * upstream, and into the store.
+ */
 async function byDigest(
-  { request, method, store, registry, storable, proxy }: Context,
-  endpoint: RepositoryEndpoint,
+  view: View,
   kind: ContentKind,
   digest: string,
 ): Promise<[Response, CacheStatus]> {
-  const hit = await store.match(registry, kind, digest, storeRequest(request, method));
-  if (hit) return [hit, "HIT"];
-  const response = await proxy(endpoint, method);
+  const { store, partition, target, endpoint, method, forward, storable } = view;
+  const stored = await store.match(partition, kind, digest, {
+    method,
+    range: usableRange(view.headers.get("range")),
+  });
+  if (stored && servable(view, kind, stored)) {
+    if (await store.hasLink(partition, target.repository, kind, digest)) return [stored, "HIT"];
+    const head = await confirm(view, digest).catch(async (error: unknown) => {
+      await stored.body?.cancel();
+      throw error;
+    });
+    if (head) {
+      if (storable) store.writeLink(partition, target.repository, kind, digest);
+      return [stored, "HIT"];
+    }
+  }
+  await stored?.body?.cancel();
+
+  const response = await forward(endpoint, method);
+  if (!storable || !response.ok) return [response, "MISS"];
+  store.writeLink(partition, target.repository, kind, digest);
   // 200 is always the whole body (a range gets 206), so it can be stored.
-  const fillable = storable && method === "GET" && response.status === 200;
-  return [fillable ? await store.fill(registry, kind, digest, response) : response, "MISS"];
+  const fillable = method === "GET" && response.status === 200;
+  return [fillable ? store.fill(partition, kind, digest, response) : response, "MISS"];
+}
+
+/**
+ * Asks the upstream, with one HEAD, whether the repository has the digest. True when it answers
+ * 2xx for it; an upstream error (404 for another repository's content, 401) is thrown as the
+ * client's answer.
+ */
+async function confirm(view: View, digest: string): Promise<boolean> {
+  const head = await view.forward(view.endpoint, "HEAD");
+  await head.body?.cancel();
+  const said = head.headers.get("docker-content-digest");
+  return head.ok && (said === null || said === digest);
 }
 
 /**
@@ -81,88 +116,68 @@ async function byDigest(
  * store while the tag still points at it. When the upstream is rate limiting, failing or
  * unreachable, the tag's last good manifest answers.
  */
-async function byTag(
-  context: Context,
-  endpoint: Extract<RepositoryEndpoint, { kind: "manifest" }>,
-): Promise<[Response, CacheStatus]> {
-  const { request, method, store, registry, storable, proxy } = context;
-  const { repository } = request.route;
-  const tag = endpoint.reference;
+async function byTag(view: View, tag: string): Promise<[Response, CacheStatus]> {
+  const { store, partition, target, endpoint, method, forward, storable } = view;
+  const { repository } = target;
   try {
-    const known = await store.readTag(registry, repository, tag);
+    const known = storable ? await store.readTag(partition, repository, tag) : undefined;
     if (method === "GET" && known) {
-      const current = (await proxy(endpoint, "HEAD")).headers.get("docker-content-digest");
+      const head = await forward(endpoint, "HEAD");
+      await head.body?.cancel();
+      const current = head.headers.get("docker-content-digest");
       if (current && isValidDigest(current)) {
-        const hit = await store.match(registry, "manifests", current, storeRequest(request, "GET"));
-        if (hit) {
-          if (storable && current !== known) store.writeTag(registry, repository, tag, current);
-          return [hit, "HIT"];
+        const stored = await store.match(partition, "manifests", current, { method, range: null });
+        if (stored && servable(view, "manifests", stored)) {
+          store.writeLink(partition, repository, "manifests", current);
+          if (current !== known) store.writeTag(partition, repository, tag, current);
+          return [stored, "HIT"];
         }
+        await stored?.body?.cancel();
       }
     }
-    const response = await proxy(endpoint, method);
+    const response = await forward(endpoint, method);
     const current = response.headers.get("docker-content-digest");
     if (!storable || response.status !== 200 || !current || !isValidDigest(current)) {
       return [response, "MISS"];
     }
-    if (current !== known) store.writeTag(registry, repository, tag, current);
-    const served =
-      method === "GET" ? await store.fill(registry, "manifests", current, response) : response;
-    return [served, "MISS"];
+    store.writeLink(partition, repository, "manifests", current);
+    if (current !== known) store.writeTag(partition, repository, tag, current);
+    return [
+      method === "GET" ? store.fill(partition, "manifests", current, response) : response,
+      "MISS",
+    ];
   } catch (error) {
-    const stale = isUpstreamFailure(error) ? await lastGood(context, tag) : undefined;
+    const stale = storable && isUpstreamFailure(error) ? await lastGood(view, tag) : undefined;
     if (!stale) throw error;
     return [stale, "STALE"];
   }
 }
 
-/** The tag's last known manifest, marked as stale. */
-async function lastGood(
-  { request, method, store, registry }: Context,
-  tag: string,
-): Promise<Response | undefined> {
-  const digest = await store.readTag(registry, request.route.repository, tag);
+/** The tag's last known manifest, marked as stale, when the client accepts its type. */
+async function lastGood(view: View, tag: string): Promise<Response | undefined> {
+  const { store, partition, target, method } = view;
+  const digest = await store.readTag(partition, target.repository, tag);
   if (!digest) return undefined;
-  const stored = await store.match(registry, "manifests", digest, storeRequest(request, method));
-  stored?.headers.set("warning", '110 - "stale manifest: the upstream registry is unavailable"');
-  return stored;
+  const stored = await store.match(partition, "manifests", digest, { method, range: null });
+  if (!stored || !servable(view, "manifests", stored)) {
+    await stored?.body?.cancel();
+    return undefined;
+  }
+  const headers = new Headers(stored.headers);
+  headers.set("warning", '110 - "stale manifest: the upstream registry is unavailable"');
+  return new Response(stored.body, { status: stored.status, headers });
+}
+
+/**
+ * Whether stored content may answer this client: any blob; a manifest only when the client's
+ * Accept admits its media type (registries answer 404 to a client that does not accept an index:
+ * registries.md §1 "Accept handling", §6).
+ */
+function servable(view: View, kind: ContentKind, stored: Response): boolean {
+  if (kind === "blobs") return true;
+  return accepts(view.headers.get("accept"), stored.headers.get("content-type") ?? "");
 }
 
 function isUpstreamFailure(error: unknown): boolean {
   return error instanceof RegistryError && (error.status === 429 || error.status >= 500);
-}
-
-/** The request the store sees: the client's method and a usable Range, nothing else. */
-function storeRequest(request: RepositoryRequest, method: "GET" | "HEAD"): Request {
-  const range = usableRange(request.headers.get("range"));
-  return new Request(request.url, { method, headers: range ? { range } : {} });
-}
-
-/** Adds up the time spent waiting for upstream response headers. */
-class UpstreamClock {
-  private total = 0;
-  private calls = 0;
-
-  async time<T>(promise: Promise<T>): Promise<T> {
-    const started = Date.now();
-    try {
-      return await promise;
-    } finally {
-      this.total += Date.now() - started;
-      this.calls++;
-    }
-  }
-
-  /** `Server-Timing` value: upstream wait and how many upstream requests it took. */
-  serverTiming(): string {
-    return `upstream;dur=${this.total};desc="${this.calls} request${this.calls === 1 ? "" : "s"}"`;
-  }
-}
-
-function finish(response: Response, status: CacheStatus, clock: UpstreamClock): Response {
-  const headers = new Headers(response.headers);
-  headers.delete("cache-control");
-  headers.set("x-cache", status);
-  headers.set("server-timing", clock.serverTiming());
-  return new Response(response.body, { status: response.status, headers });
 }

@@ -1,6 +1,12 @@
-/** Configuration from wrangler vars and secrets: parsed and validated once per isolate. */
+/**
+ * Configuration from wrangler vars and secrets, parsed and validated once per isolate. A problem
+ * names the variable, the entry's position and the kind of problem, never a value: values may be
+ * secrets, and the problems reach clients.
+ */
 
-import { BUILTIN_REGISTRIES, type Registry } from "./registries";
+import { parseCredential, type Credential } from "./basic-auth";
+import { parseHttpUrl } from "./http-url";
+import { BUILTIN_UPSTREAMS, type Upstream } from "./upstreams";
 
 /** The vars this module reads; every one is optional (see wrangler.toml for each). */
 export interface ConfigVars {
@@ -12,8 +18,12 @@ export interface ConfigVars {
   UPSTREAM_TIMEOUT_MS?: string;
   /** Prefix of every cache key; change it to start with an empty cache. Default `v1`. */
   CACHE_NAMESPACE?: string;
+  /** Largest object the cache stores, in MiB; larger ones stream through unstored. Default 1024. */
+  CACHE_MAX_OBJECT_MB?: string;
   /** Secret. `user:password` pairs, comma-separated: when set, clients must `docker login`. */
   PROXY_USERS?: string;
+  /** Secret. Random text that keys the tokens the proxy hands out (see README "Security"). */
+  TOKEN_SECRET?: string;
   /** Comma-separated globs over registry-qualified names; when set, only matching names are served. */
   ALLOW?: string;
   /** Comma-separated globs over registry-qualified names that are never served. Wins over ALLOW. */
@@ -22,96 +32,96 @@ export interface ConfigVars {
   UPSTREAM_CREDENTIALS?: string;
   /** `true` to use UPSTREAM_CREDENTIALS without PROXY_USERS, i.e. for anyone on the internet. */
   UPSTREAM_CREDENTIALS_PUBLIC?: string;
-}
-
-/** One `user:password` (or `user:token`) pair. */
-export interface Credential {
-  readonly username: string;
-  readonly password: string;
+  /** `true` to put the client's IP address in each request's log line. */
+  LOG_CLIENT_IP?: string;
 }
 
 /** The validated configuration. */
 export interface Config {
-  /** Every route, built-ins first, in display order. */
-  readonly registries: readonly Registry[];
-  /** Route name → registry. */
-  readonly byRoute: ReadonlyMap<string, Registry>;
-  /** Registry name or alias (lower case) → registry; used by `ns` and path prefixes. */
-  readonly byName: ReadonlyMap<string, Registry>;
-  readonly defaultRegistry: Registry;
+  /** Every upstream, built-ins first, in display order. */
+  readonly upstreams: readonly Upstream[];
+  /** Route name → upstream. */
+  readonly byRoute: ReadonlyMap<string, Upstream>;
+  /** Registry name or alias (lower case) → upstream; used by `ns` and path prefixes. */
+  readonly byName: ReadonlyMap<string, Upstream>;
+  readonly defaultUpstream: Upstream;
   readonly timeoutMs: number;
   readonly cacheNamespace: string;
-  /** Proxy users (PROXY_USERS); empty when the proxy is open. */
+  /** Largest object the content store keeps, in bytes. */
+  readonly maxStoredBytes: number;
+  /** Proxy users (PROXY_USERS): name → password. Empty when the proxy is open. */
   readonly users: ReadonlyMap<string, string>;
-  /** The PROXY_USERS text, the source of the key that signs proxy tokens. */
-  readonly usersSecret: string;
+  /** TOKEN_SECRET, when set. */
+  readonly tokenSecret: string | undefined;
   readonly allow: readonly RegExp[];
   readonly block: readonly RegExp[];
-  /** Route name → credentials the proxy pulls with for clients that sent none. */
+  /** Route name → pairs the proxy pulls with for clients that sent none. */
   readonly upstreamCredentials: ReadonlyMap<string, readonly Credential[]>;
+  readonly logClientIp: boolean;
 }
 
-/** A configuration the Worker cannot run with; the message names the var and the fix. */
+/** A configuration the Worker cannot run with. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration: ${problems.join("; ")}`);
   }
 }
 
+/** True when clients must log in to this proxy (PROXY_USERS). */
+export function isLocked(config: Config): boolean {
+  return config.users.size > 0;
+}
+
 const ROUTE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 // host[:port], as a registry name appears in image references.
 const REGISTRY_NAME = /^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?$/;
-const DEFAULT_TIMEOUT_MS = 8000;
 const CACHE_NAMESPACE = /^[a-z0-9-]{1,64}$/;
-
-const cache = new WeakMap<object, Config>();
-
-/** Returns the configuration for `env`, parsing it on first use in this isolate. Throws ConfigError. */
-export function loadConfig(env: ConfigVars): Config {
-  let config = cache.get(env);
-  if (!config) {
-    config = parseConfig(env);
-    cache.set(env, config);
-  }
-  return config;
-}
+const MiB = 1024 * 1024;
+/** A single R2 put from a Worker takes at most 5 GiB; nothing bigger can be stored whole. */
+const MAX_OBJECT_MB = 5 * 1024;
 
 /** Parses and validates the vars; collects every problem before throwing. */
 export function parseConfig(env: ConfigVars): Config {
   const problems: string[] = [];
-  const registries = applyUpstreams(env.UPSTREAMS, problems);
+  const upstreams = applyUpstreams(env.UPSTREAMS, problems);
 
-  const byRoute = new Map(registries.map((r) => [r.route, r]));
-  const byName = new Map<string, Registry>();
-  for (const r of registries) {
-    for (const name of [r.registry, ...r.aliases]) {
+  const byRoute = new Map(upstreams.map((u) => [u.route, u]));
+  const byName = new Map<string, Upstream>();
+  for (const upstream of upstreams) {
+    for (const name of [upstream.name, ...upstream.aliases]) {
       const other = byName.get(name);
-      if (other && other !== r) {
-        problems.push(
-          `UPSTREAMS: routes "${other.route}" and "${r.route}" both use registry name "${name}"`,
-        );
-      }
-      byName.set(name, r);
+      if (other && other !== upstream) problems.push("UPSTREAMS: two routes use one registry name");
+      byName.set(name, upstream);
     }
   }
 
-  const defaultName = (env.DEFAULT_ROUTE ?? "").trim() || "docker";
-  const defaultRegistry = byRoute.get(defaultName);
-  if (!defaultRegistry) {
-    problems.push(
-      `DEFAULT_ROUTE: "${defaultName}" is not a route (routes: ${[...byRoute.keys()].join(", ")})`,
-    );
-  }
+  const defaultUpstream = byRoute.get((env.DEFAULT_ROUTE ?? "").trim() || "docker");
+  if (!defaultUpstream) problems.push("DEFAULT_ROUTE: names no route");
 
-  const timeoutMs = parseTimeout(env.UPSTREAM_TIMEOUT_MS, problems);
+  const timeoutMs = parseInteger(
+    "UPSTREAM_TIMEOUT_MS",
+    env.UPSTREAM_TIMEOUT_MS,
+    8000,
+    [100, 120_000],
+    problems,
+  );
+  const maxStoredMb = parseInteger(
+    "CACHE_MAX_OBJECT_MB",
+    env.CACHE_MAX_OBJECT_MB,
+    1024,
+    [0, MAX_OBJECT_MB],
+    problems,
+  );
   const cacheNamespace = (env.CACHE_NAMESPACE ?? "").trim() || "v1";
   if (!CACHE_NAMESPACE.test(cacheNamespace)) {
-    problems.push(
-      `CACHE_NAMESPACE: expected 1-64 characters of a-z, 0-9 and -, got "${cacheNamespace}"`,
-    );
+    problems.push("CACHE_NAMESPACE: expected 1-64 characters of a-z, 0-9 and -");
   }
 
   const users = parseUsers(env.PROXY_USERS, problems);
+  const tokenSecret = env.TOKEN_SECRET?.trim() || undefined;
+  if (tokenSecret && tokenSecret.length < 16) {
+    problems.push("TOKEN_SECRET: use at least 16 random characters");
+  }
   const allow = parseGlobs("ALLOW", env.ALLOW, problems);
   const block = parseGlobs("BLOCK", env.BLOCK, problems);
   const upstreamCredentials = parseUpstreamCredentials(env.UPSTREAM_CREDENTIALS, byRoute, problems);
@@ -127,23 +137,25 @@ export function parseConfig(env: ConfigVars): Config {
     );
   }
 
-  if (problems.length || !defaultRegistry) throw new ConfigError(problems);
+  if (problems.length || !defaultUpstream) throw new ConfigError(problems);
   return {
-    registries,
+    upstreams,
     byRoute,
     byName,
-    defaultRegistry,
+    defaultUpstream,
     timeoutMs,
     cacheNamespace,
+    maxStoredBytes: maxStoredMb * MiB,
     users,
-    usersSecret: users.size ? (env.PROXY_USERS ?? "") : "",
+    tokenSecret,
     allow,
     block,
     upstreamCredentials,
+    logClientIp: env.LOG_CLIENT_IP?.trim() === "true",
   };
 }
 
-/** `user:password,user2:password2`. Problems never quote a password. */
+/** `user:password,user2:password2`. */
 function parseUsers(raw: string | undefined, problems: string[]): Map<string, string> {
   const users = new Map<string, string>();
   if (!raw?.trim()) return users;
@@ -152,7 +164,7 @@ function parseUsers(raw: string | undefined, problems: string[]): Map<string, st
     if (!credential) {
       problems.push(`PROXY_USERS: entry ${index + 1} is not user:password`);
     } else if (users.has(credential.username)) {
-      problems.push(`PROXY_USERS: user "${credential.username}" appears twice`);
+      problems.push(`PROXY_USERS: entry ${index + 1} repeats a user name`);
     } else {
       users.set(credential.username, credential.password);
     }
@@ -163,44 +175,34 @@ function parseUsers(raw: string | undefined, problems: string[]): Map<string, st
 /** `{"docker": ["user:token", ...], ...}` keyed by route name. */
 function parseUpstreamCredentials(
   raw: string | undefined,
-  byRoute: ReadonlyMap<string, Registry>,
+  byRoute: ReadonlyMap<string, Upstream>,
   problems: string[],
 ): Map<string, Credential[]> {
   const result = new Map<string, Credential[]>();
   if (!raw?.trim()) return result;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    problems.push('UPSTREAM_CREDENTIALS: not valid JSON (expected {"docker": ["user:token"]})');
-    return result;
-  }
-  if (!isObject(parsed)) {
-    problems.push("UPSTREAM_CREDENTIALS: must be a JSON object of route name → list of user:token");
-    return result;
-  }
-  for (const [route, list] of Object.entries(parsed)) {
+  const value = parseJsonObject(
+    "UPSTREAM_CREDENTIALS",
+    raw,
+    '{"docker": ["user:token"]}',
+    problems,
+  );
+  Object.entries(value ?? {}).forEach(([route, list], index) => {
+    const where = `UPSTREAM_CREDENTIALS: entry ${index + 1}`;
     if (!byRoute.has(route)) {
-      problems.push(`UPSTREAM_CREDENTIALS.${route}: not a route`);
-      continue;
+      problems.push(`${where} is not keyed by a route name`);
+      return;
     }
     const entries = typeof list === "string" ? [list] : list;
     const credentials = Array.isArray(entries)
       ? entries.map((e) => (typeof e === "string" ? parseCredential(e) : undefined))
       : [];
     if (!credentials.length || credentials.some((c) => !c)) {
-      problems.push(`UPSTREAM_CREDENTIALS.${route}: expected a list of "user:token" strings`);
-      continue;
+      problems.push(`${where} is not a list of "user:token" strings`);
+      return;
     }
     result.set(route, credentials as Credential[]);
-  }
+  });
   return result;
-}
-
-function parseCredential(entry: string): Credential | undefined {
-  const colon = entry.indexOf(":");
-  if (colon <= 0 || colon === entry.length - 1) return undefined;
-  return { username: entry.slice(0, colon), password: entry.slice(colon + 1) };
 }
 
 const GLOB = /^[a-z0-9._\-/:*]+$/;
@@ -215,10 +217,10 @@ function parseGlobs(name: string, raw: string | undefined, problems: string[]): 
     .split(",")
     .map((g) => g.trim().toLowerCase())
     .filter(Boolean);
-  return globs.flatMap((glob) => {
+  return globs.flatMap((glob, index) => {
     if (!GLOB.test(glob) || !glob.includes("/")) {
       problems.push(
-        `${name}: "${glob}" is not a glob over registry/repository names such as docker.io/library/*`,
+        `${name}: entry ${index + 1} is not a glob over registry/repository names such as docker.io/library/*`,
       );
       return [];
     }
@@ -228,93 +230,94 @@ function parseGlobs(name: string, raw: string | undefined, problems: string[]): 
 }
 
 /** Built-in table with the UPSTREAMS overrides and additions applied. */
-function applyUpstreams(raw: string | undefined, problems: string[]): Registry[] {
-  const registries = [...BUILTIN_REGISTRIES];
-  if (!raw || !raw.trim()) return registries;
+function applyUpstreams(raw: string | undefined, problems: string[]): Upstream[] {
+  const upstreams = [...BUILTIN_UPSTREAMS];
+  if (!raw?.trim()) return upstreams;
+  const value = parseJsonObject("UPSTREAMS", raw, '{"docker": "https://..."}', problems);
 
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    problems.push(
-      'UPSTREAMS: not valid JSON (expected an object such as {"docker":"https://..."})',
-    );
-    return registries;
-  }
-  if (!isObject(parsed)) {
-    problems.push("UPSTREAMS: must be a JSON object of route name → URL");
-    return registries;
-  }
-
-  for (const [route, value] of Object.entries(parsed)) {
-    const where = `UPSTREAMS.${route}`;
+  Object.entries(value ?? {}).forEach(([route, entry], index) => {
+    const where = `UPSTREAMS: entry ${index + 1}`;
     if (!ROUTE_NAME.test(route)) {
       problems.push(`${where}: a route name must be one DNS label (a-z, 0-9, -)`);
-      continue;
+      return;
     }
-    const spec = typeof value === "string" ? { url: value } : value;
+    const spec = typeof entry === "string" ? { url: entry } : entry;
     if (!isObject(spec) || typeof spec.url !== "string") {
       problems.push(`${where}: expected a URL string or {"url": "...", "registry": "..."}`);
-      continue;
+      return;
     }
     const url = parseUpstreamUrl(spec.url, where, problems);
-    if (!url) continue;
+    if (!url) return;
 
-    const index = registries.findIndex((r) => r.route === route);
-    if (index >= 0) {
+    const builtinIndex = upstreams.findIndex((u) => u.route === route);
+    if (builtinIndex >= 0) {
       // A built-in keeps its identity and quirks; only where it is fetched from changes.
-      const builtin = registries[index]!;
-      if (spec.registry !== undefined && spec.registry !== builtin.registry) {
-        problems.push(
-          `${where}.registry: built-in route "${route}" is always "${builtin.registry}"`,
-        );
-        continue;
+      const builtin = upstreams[builtinIndex]!;
+      if (spec.registry !== undefined && spec.registry !== builtin.name) {
+        problems.push(`${where}: a built-in route keeps its registry name`);
+        return;
       }
-      registries[index] = { ...builtin, url };
-      continue;
+      upstreams[builtinIndex] = { ...builtin, url };
+      return;
     }
 
     const name = spec.registry ?? new URL(url).host;
     if (typeof name !== "string" || !REGISTRY_NAME.test(name)) {
-      problems.push(
-        `${where}.registry: expected a registry host name such as "harbor.example.com"`,
-      );
-      continue;
+      problems.push(`${where}: "registry" must be a registry host name such as harbor.example.com`);
+      return;
     }
-    registries.push({ route, registry: name, url, aliases: [], libraryPrefix: false });
-  }
-  return registries;
+    upstreams.push({ route, name, url, aliases: [], libraryPrefix: false });
+  });
+  return upstreams;
 }
 
 /** Accepts http(s) URLs without credentials, query or fragment; returns it without a trailing slash. */
 function parseUpstreamUrl(raw: string, where: string, problems: string[]): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    problems.push(`${where}: "${raw}" is not a URL`);
-    return undefined;
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    problems.push(`${where}: must be an http(s) URL, got ${url.protocol}`);
+  const url = parseHttpUrl(raw);
+  if (!url) {
+    problems.push(`${where}: not an http(s) URL`);
   } else if (url.username || url.password) {
     problems.push(`${where}: credentials do not belong in the URL`);
   } else if (url.search || url.hash) {
-    problems.push(`${where}: must not have a query or fragment`);
+    problems.push(`${where}: the URL must not have a query or fragment`);
   } else {
     return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
   }
   return undefined;
 }
 
-function parseTimeout(raw: string | undefined, problems: string[]): number {
-  if (raw === undefined || raw.trim() === "") return DEFAULT_TIMEOUT_MS;
+function parseJsonObject(
+  name: string,
+  raw: string,
+  example: string,
+  problems: string[],
+): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    problems.push(`${name}: not valid JSON (expected an object such as ${example})`);
+    return undefined;
+  }
+  if (!isObject(value)) {
+    problems.push(`${name}: expected a JSON object such as ${example}`);
+    return undefined;
+  }
+  return value;
+}
+
+function parseInteger(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  [min, max]: [number, number],
+  problems: string[],
+): number {
+  if (raw === undefined || raw.trim() === "") return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 100 || value > 120_000) {
-    problems.push(
-      `UPSTREAM_TIMEOUT_MS: expected milliseconds between 100 and 120000, got "${raw}"`,
-    );
-    return DEFAULT_TIMEOUT_MS;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    problems.push(`${name}: expected a whole number between ${min} and ${max}`);
+    return fallback;
   }
   return value;
 }

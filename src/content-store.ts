@@ -1,160 +1,160 @@
 /**
- * Storage for content that can never change (manifests and blobs addressed by digest): the
- * colo-local Cache API and, when bound, a persistent R2 bucket. Every failure here is a miss.
+ * Storage for what can never change (manifests and blobs addressed by digest) and the small
+ * records that say where it may be served: the colo-local Cache API and, when bound, a persistent
+ * R2 bucket. Every storage failure is a miss, never a failed pull.
  */
 
-import { sha256Digest } from "./digest";
-import { RegistryError } from "./errors";
+import { verifyingStream } from "./digest";
+import { logProblem } from "./log";
 import { parseRange } from "./range";
 import { isValidDigest } from "./reference";
 
 export type ContentKind = "blobs" | "manifests";
 
-/** Bodies up to this size are read whole and hashed before they are stored (manifests, configs). */
-export const HASH_LIMIT = 4 * 1024 * 1024;
+/** Without R2, bodies up to this size are hashed as they stream and kept in the Cache API; hashing more costs more CPU than the free plan's 10 ms. */
+export const VERIFY_LIMIT = 4 * 1024 * 1024;
 /** The Cache API refuses larger objects. */
-const CACHE_API_LIMIT = 512 * 1024 * 1024;
+export const CACHE_API_LIMIT = 512 * 1024 * 1024;
 /** A single R2 put from a Worker takes at most this much. */
-const R2_PUT_LIMIT = 5 * 1024 * 1024 * 1024 - 1;
+export const R2_PUT_LIMIT = 5 * 1024 * 1024 * 1024;
 const IMMUTABLE = "public, max-age=31536000, immutable";
 const TAG_POINTER_TTL = "public, max-age=2592000";
+/** A repository's link to a digest is rechecked upstream (one HEAD) after a day. */
+const LINK_TTL = "public, max-age=86400";
+
+/** Where stored content lives and how it is written. */
+export interface StoreOptions {
+  /** CACHE_NAMESPACE: the first component of every key. */
+  namespace: string;
+  /** Names the Cache API keys (the Cache API works on custom domains only; on workers.dev it stores nothing). */
+  origin: string;
+  bucket: R2Bucket | undefined;
+  /** Largest object stored (CACHE_MAX_OBJECT_MB). */
+  maxObjectBytes: number;
+  waitUntil: (promise: Promise<unknown>) => void;
+}
 
 /**
- * The content store of one request. `origin` names the Cache API keys (the Cache API works on
- * custom domains only; on workers.dev it stores nothing and every lookup misses).
+ * The content store of one request. Content is kept per partition (the registry's name, kept
+ * apart for what was pulled with the owner's credentials) and shared across its repositories; a
+ * repository's link to a digest records that the upstream confirmed that repository has it.
  */
 export class ContentStore {
-  constructor(
-    private readonly namespace: string,
-    private readonly origin: string,
-    private readonly bucket: R2Bucket | undefined,
-    private readonly waitUntil: (promise: Promise<unknown>) => void,
-  ) {}
+  constructor(private readonly options: StoreOptions) {}
 
   /**
-   * Serves stored content for a GET or HEAD, honouring `Range: bytes=...`.
-   * The Cache API answers first; an R2 hit also refills the Cache API.
+   * Serves stored content for a GET or HEAD, honouring `Range: bytes=...`. The Cache API answers
+   * first; an R2 hit also refills the Cache API.
    */
   async match(
-    registry: string,
+    partition: string,
     kind: ContentKind,
     digest: string,
-    request: Request,
+    request: { method: "GET" | "HEAD"; range: string | null },
   ): Promise<Response | undefined> {
-    const key = this.contentKey(registry, kind, digest);
-    const range = request.headers.get("range"); // already one the proxy passes on (range.ts)
+    const key = this.contentKey(partition, kind, digest);
+    const { range, method } = request;
     const cached = await attempt(() =>
       caches.default.match(new Request(this.cacheUrl(key), { headers: range ? { range } : {} })),
     );
     // An unsatisfiable range is the upstream's to answer, in its own words.
-    if (cached && cached.status !== 416) return withoutBody(cached, request.method);
-    if (!this.bucket) return undefined;
-    return request.method === "HEAD" ? this.headR2(key, digest) : this.getR2(key, digest, range);
+    if (cached && cached.status !== 416) return cached;
+    await cached?.body?.cancel();
+    if (!this.options.bucket) return undefined;
+    return method === "HEAD" ? this.headR2(key, digest) : this.getR2(key, digest, range);
   }
 
   /**
-   * Returns the response to send for content fetched from upstream, storing a copy when it can
-   * be verified: bodies up to HASH_LIMIT are read whole and hashed here; larger blobs stream to
-   * R2 (one branch of a tee; a branch of a body with a known length keeps it, as R2 requires) and
-   * R2 checks the sha256, so a short or wrong body is never stored. A larger blob without R2 is not
-   * stored: hashing it here would cost more CPU than the free plan gives a request.
+   * Returns the upstream's whole (200) response for the client, storing a copy in the background
+   * only if it verifies. The body streams to the client as it arrives; a second branch goes to
+   * storage: into R2 when bound (R2 checks the sha256 of what it is given, so a short or wrong
+   * body is never stored), else, up to VERIFY_LIMIT, through a native hash into the Cache API, which
+   * fails the put unless the digest and length match. Nothing larger than CACHE_MAX_OBJECT_MB, or
+   * without a length, or transfer-encoded, is stored.
    */
-  fill(
-    registry: string,
-    kind: ContentKind,
-    digest: string,
-    response: Response,
-  ): Response | Promise<Response> {
+  fill(partition: string, kind: ContentKind, digest: string, response: Response): Response {
     const length = Number(response.headers.get("content-length") ?? NaN);
-    if (!response.body || !Number.isSafeInteger(length) || response.headers.has("content-encoding"))
+    const { bucket, maxObjectBytes } = this.options;
+    if (
+      !response.body ||
+      !Number.isSafeInteger(length) ||
+      length > maxObjectBytes ||
+      response.headers.has("content-encoding")
+    ) {
       return response;
-    const key = this.contentKey(registry, kind, digest);
-    const headers = storedHeaders(response.headers, digest);
+    }
+    const key = this.contentKey(partition, kind, digest);
+    const headers = storedHeaders(response.headers, digest, length);
 
-    if (length <= HASH_LIMIT) return this.fillVerified(key, digest, response, headers);
-    if (!this.bucket || length > R2_PUT_LIMIT || !digest.startsWith("sha256:")) return response;
-
-    // Both branches are pumped natively (the response to the client, the R2 upload), and workerd's
-    // tee then moves in lockstep with the slower one instead of buffering (kj::newTee): a slow
-    // client slows the upload, it does not pile the blob up in memory.
-    const [toClient, toStore] = response.body.tee();
-    const bucket = this.bucket;
-    this.waitUntil(
-      attempt(() =>
-        bucket.put(key, toStore, {
+    let store: ((body: ReadableStream<Uint8Array>) => Promise<unknown>) | undefined;
+    if (bucket && digest.startsWith("sha256:") && length <= R2_PUT_LIMIT) {
+      store = (body) =>
+        bucket.put(key, body, {
           sha256: digest.slice("sha256:".length),
-          httpMetadata: { contentType: headers.get("content-type") ?? "application/octet-stream" },
-        }),
-      ),
-    );
+          httpMetadata: { contentType: headers.get("content-type")! },
+        });
+    } else if (length <= VERIFY_LIMIT) {
+      const verify = verifyingStream(digest, length);
+      if (verify) {
+        store = (body) =>
+          caches.default.put(
+            this.cacheUrl(key),
+            new Response(body.pipeThrough(verify), { headers }),
+          );
+      }
+    }
+    if (!store) return response;
+
+    const [toClient, toStore] = response.body.tee();
+    this.options.waitUntil(attempt(() => store(toStore)));
     return new Response(toClient, { status: response.status, headers: response.headers });
   }
 
   /** The digest a tag pointed at when the proxy last pulled it, if remembered. */
-  async readTag(registry: string, repository: string, tag: string): Promise<string | undefined> {
-    const key = this.tagKey(registry, repository, tag);
+  async readTag(partition: string, repository: string, tag: string): Promise<string | undefined> {
+    const key = this.tagKey(partition, repository, tag);
     const cached = await attempt(() => caches.default.match(this.cacheUrl(key)));
     const text = cached
       ? await attempt(() => cached.text())
-      : await attempt(async () => (await this.bucket?.get(key))?.text());
+      : await attempt(async () => (await this.options.bucket?.get(key))?.text());
     return text && isValidDigest(text) ? text : undefined;
   }
 
   /** Remembers, in the background, the digest a tag points at. */
-  writeTag(registry: string, repository: string, tag: string, digest: string): void {
-    const key = this.tagKey(registry, repository, tag);
-    this.waitUntil(
+  writeTag(partition: string, repository: string, tag: string, digest: string): void {
+    const key = this.tagKey(partition, repository, tag);
+    this.options.waitUntil(
       Promise.all([
         attempt(() =>
-          caches.default.put(
-            this.cacheUrl(key),
-            new Response(digest, {
-              headers: { "content-type": "text/plain", "cache-control": TAG_POINTER_TTL },
-            }),
-          ),
+          caches.default.put(this.cacheUrl(key), textResponse(digest, TAG_POINTER_TTL)),
         ),
-        attempt(async () => this.bucket?.put(key, digest)),
+        attempt(async () => this.options.bucket?.put(key, digest)),
       ]),
     );
   }
 
-  private async fillVerified(
-    key: string,
+  /** True when this colo remembers that the upstream confirmed `repository` has `digest`. */
+  async hasLink(
+    partition: string,
+    repository: string,
+    kind: ContentKind,
     digest: string,
-    response: Response,
-    headers: Headers,
-  ): Promise<Response> {
-    const bytes = await response.arrayBuffer().then(
-      (buffer) => new Uint8Array(buffer),
-      () => {
-        throw new RegistryError(
-          "UNAVAILABLE",
-          "upstream closed the connection mid-body",
-          undefined,
-          { status: 502 },
-        );
-      },
+  ): Promise<boolean> {
+    const cached = await attempt(() =>
+      caches.default.match(this.cacheUrl(this.linkKey(partition, repository, kind, digest))),
     );
-    if (
-      bytes.byteLength === Number(headers.get("content-length")) &&
-      (await sha256Digest(bytes)) === digest
-    ) {
-      this.waitUntil(
-        Promise.all([
-          attempt(() => caches.default.put(this.cacheUrl(key), new Response(bytes, { headers }))),
-          attempt(async () =>
-            this.bucket?.put(key, bytes, {
-              httpMetadata: { contentType: headers.get("content-type") ?? undefined },
-            }),
-          ),
-        ]),
-      );
-    }
-    return new Response(bytes, { status: response.status, headers: response.headers });
+    await cached?.body?.cancel();
+    return cached !== undefined;
+  }
+
+  /** Remembers, in the background and in this colo, that `repository` has `digest` upstream. */
+  writeLink(partition: string, repository: string, kind: ContentKind, digest: string): void {
+    const url = this.cacheUrl(this.linkKey(partition, repository, kind, digest));
+    this.options.waitUntil(attempt(() => caches.default.put(url, textResponse("1", LINK_TTL))));
   }
 
   private async headR2(key: string, digest: string): Promise<Response | undefined> {
-    const object = await attempt(() => this.bucket!.head(key));
+    const object = await attempt(() => this.options.bucket!.head(key));
     if (!object) return undefined;
     return new Response(null, { headers: objectHeaders(object, digest, object.size) });
   }
@@ -165,7 +165,9 @@ export class ContentStore {
     range: string | null,
   ): Promise<Response | undefined> {
     const bytes = parseRange(range);
-    const object = await attempt(() => this.bucket!.get(key, bytes ? { range: bytes } : {}));
+    const object = await attempt(() =>
+      this.options.bucket!.get(key, bytes ? { range: bytes } : {}),
+    );
     if (!object || !("body" in object)) return undefined;
     if (bytes && bytes.offset >= object.size) {
       // Unsatisfiable: let the upstream give its own answer.
@@ -184,48 +186,48 @@ export class ContentStore {
     if (object.size > CACHE_API_LIMIT) return new Response(object.body, { headers });
     // A verified R2 copy refills this colo's Cache API on the way out.
     const [toClient, toCache] = object.body.tee();
-    this.waitUntil(
+    const cacheHeaders = new Headers(headers);
+    cacheHeaders.set("cache-control", IMMUTABLE);
+    this.options.waitUntil(
       attempt(() =>
-        caches.default.put(
-          this.cacheUrl(key),
-          new Response(toCache, { headers: cacheHeaders(headers) }),
-        ),
+        caches.default.put(this.cacheUrl(key), new Response(toCache, { headers: cacheHeaders })),
       ),
     );
     return new Response(toClient, { headers });
   }
 
-  /** Content is shared across repositories of one registry: a digest names the same bytes everywhere. */
-  private contentKey(registry: string, kind: ContentKind, digest: string): string {
-    return `${this.namespace}/${registry}/${kind}/${digest}`;
+  private contentKey(partition: string, kind: ContentKind, digest: string): string {
+    return `${this.options.namespace}/${partition}/${kind}/${digest}`;
   }
 
-  private tagKey(registry: string, repository: string, tag: string): string {
-    return `${this.namespace}/${registry}/tags/${repository}/${tag}`;
+  private linkKey(
+    partition: string,
+    repository: string,
+    kind: ContentKind,
+    digest: string,
+  ): string {
+    return `${this.options.namespace}/${partition}/links/${repository}/${kind}/${digest}`;
+  }
+
+  private tagKey(partition: string, repository: string, tag: string): string {
+    return `${this.options.namespace}/${partition}/tags/${repository}/${tag}`;
   }
 
   private cacheUrl(key: string): string {
-    return `${this.origin}/.cf-registry-proxy/cache/${key}`;
+    return `${this.options.origin}/.cf-registry-proxy/cache/${key}`;
   }
 }
 
 /** Headers worth storing with content: what a client needs, plus the immutability the Cache API reads. */
-function storedHeaders(source: Headers, digest: string): Headers {
-  const headers = new Headers({
+function storedHeaders(source: Headers, digest: string, length: number): Headers {
+  return new Headers({
     "content-type": source.get("content-type") ?? "application/octet-stream",
-    "content-length": source.get("content-length") ?? "",
+    "content-length": String(length),
     "docker-content-digest": digest,
     etag: `"${digest}"`,
     "accept-ranges": "bytes",
     "cache-control": IMMUTABLE,
   });
-  return headers;
-}
-
-function cacheHeaders(headers: Headers): Headers {
-  const copy = new Headers(headers);
-  copy.set("cache-control", IMMUTABLE);
-  return copy;
 }
 
 function objectHeaders(object: R2Object, digest: string, length: number): Headers {
@@ -238,25 +240,18 @@ function objectHeaders(object: R2Object, digest: string, length: number): Header
   });
 }
 
-function withoutBody(response: Response, method: string): Response {
-  if (method !== "HEAD") return new Response(response.body, response);
-  void response.body?.cancel();
-  return new Response(null, response);
+function textResponse(text: string, cacheControl: string): Response {
+  return new Response(text, {
+    headers: { "content-type": "text/plain", "cache-control": cacheControl },
+  });
 }
-
-/** Storage failures already logged by this isolate: a missing Cache API would say so on every request. */
-const logged = new Set<string>();
 
 /** Runs a storage operation; any failure (no Cache API in plain workerd, an R2 outage) is a miss. */
 async function attempt<T>(operation: () => Promise<T>): Promise<T | undefined> {
   try {
     return await operation();
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (!logged.has(message) && logged.size < 100) {
-      logged.add(message);
-      console.warn("content store (treated as a miss):", message);
-    }
+    logProblem("content store (treated as a miss)", error);
     return undefined;
   }
 }

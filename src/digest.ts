@@ -1,4 +1,9 @@
-/** Content digests (OCI image-spec "Digests"): computing and comparing sha256. */
+/** Content digests (OCI image-spec "Digests"): computing them, and checking bytes against one as they stream. */
+
+const ALGORITHMS: ReadonlyMap<string, "SHA-256" | "SHA-512"> = new Map([
+  ["sha256", "SHA-256"],
+  ["sha512", "SHA-512"],
+]);
 
 /** Lower-case hex of bytes. */
 function toHex(bytes: ArrayBuffer | Uint8Array): string {
@@ -12,4 +17,36 @@ function toHex(bytes: ArrayBuffer | Uint8Array): string {
 export async function sha256Digest(data: Uint8Array | string): Promise<string> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   return `sha256:${toHex(await crypto.subtle.digest("SHA-256", bytes))}`;
+}
+
+/**
+ * A stream that passes bytes through while hashing them natively (`crypto.DigestStream`), and
+ * errors at the end instead of closing unless they are exactly `length` bytes whose digest is
+ * `digest`. Whoever reads it to the end (a Cache API put) then fails rather than keep them.
+ * Undefined for an algorithm the runtime cannot compute.
+ */
+export function verifyingStream(
+  digest: string,
+  length: number,
+): TransformStream<Uint8Array, Uint8Array> | undefined {
+  const [algorithm, expected] = digest.split(":", 2) as [string, string];
+  const name = ALGORITHMS.get(algorithm);
+  if (!name) return undefined;
+  const hasher = new crypto.DigestStream(name);
+  const writer = hasher.getWriter();
+  let seen = 0;
+  return new TransformStream({
+    async transform(chunk, controller) {
+      seen += chunk.byteLength;
+      await writer.write(chunk);
+      controller.enqueue(chunk);
+    },
+    async flush(controller) {
+      await writer.close();
+      const actual = toHex(await hasher.digest);
+      if (seen !== length || actual !== expected) {
+        controller.error(new Error(`body does not match ${algorithm} digest and length`));
+      }
+    },
+  });
 }

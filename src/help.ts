@@ -1,8 +1,9 @@
 /** The help page at `/`: how to use this deployment, built from the configuration and the request's host. */
 
 import type { Config } from "./config";
-import type { Registry } from "./registries";
-import { hostRoute } from "./routing";
+import { isLocked } from "./config";
+import { hostTarget } from "./routing";
+import { BUILTIN_UPSTREAMS, type Upstream } from "./upstreams";
 
 const ESCAPES: Record<string, string> = {
   "&": "&amp;",
@@ -22,18 +23,27 @@ export function helpPage(url: URL, config: Config): Response {
   const origin = url.origin; // scheme + host as the client used them
   const host = url.host;
   // docker.example.com → example.com: where sibling routes (ghcr.example.com, ...) would live.
-  const byHost = hostRoute(config, url.hostname);
-  const base = byHost.source === "host" ? host.slice(host.indexOf(".") + 1) : undefined;
-  const mirror = config.defaultRegistry;
+  const byHost = hostTarget(config, url.hostname);
+  const base = byHost.via === "host" ? host.slice(host.indexOf(".") + 1) : undefined;
+  const locked = isLocked(config);
+  // A locked proxy shows anonymous visitors nothing of UPSTREAMS: only the built-in routes.
+  const upstreams = locked
+    ? config.upstreams.filter((u) =>
+        BUILTIN_UPSTREAMS.some((b) => b.route === u.route && b.name === u.name),
+      )
+    : config.upstreams;
+  const mirror = upstreams.includes(config.defaultUpstream)
+    ? config.defaultUpstream
+    : BUILTIN_UPSTREAMS[0]!;
   const insecure = url.protocol === "http:";
 
-  const rows = config.registries
+  const rows = upstreams
     .map((r) => {
       // This host's own registry needs no prefix.
       const prefixed =
-        r === byHost.registry ? `${host}/${example(r)}` : `${host}/${r.registry}/${example(r)}`;
+        r === byHost.upstream ? `${host}/${example(r)}` : `${host}/${r.name}/${example(r)}`;
       const viaHost = base ? `${r.route}.${base}/${example(r)}` : "";
-      return `<tr><td>${e(r.route)}</td><td>${e(r.registry)}</td><td><code>docker pull ${e(prefixed)}</code>${
+      return `<tr><td>${e(r.route)}</td><td>${e(r.name)}</td><td><code>docker pull ${e(prefixed)}</code>${
         viaHost ? `<br><code>docker pull ${e(viaHost)}</code>` : ""
       }</td></tr>`;
     })
@@ -44,7 +54,7 @@ export function helpPage(url: URL, config: Config): Response {
     null,
     2,
   );
-  const hostsToml = `server = "https://${mirror.registry === "docker.io" ? "registry-1.docker.io" : mirror.registry}"
+  const hostsToml = `server = "https://${mirror.name === "docker.io" ? "registry-1.docker.io" : mirror.name}"
 
 [host."${origin}"]
   capabilities = ["pull", "resolve"]`;
@@ -78,9 +88,9 @@ table{border-collapse:collapse}td,th{padding:.3rem .6rem;border-bottom:1px solid
 </head><body>
 <h1>Container registry proxy</h1>
 <p>This host pulls images from the registries below through Cloudflare. It is pull-only.
-Hosts whose first label names no route serve <b>${e(mirror.registry)}</b>.</p>
+Hosts whose first label names no route serve <b>${e(mirror.name)}</b>.</p>
 ${
-  config.users.size
+  locked
     ? `<p><b>Log in first:</b> <code>docker login ${e(host)}</code> (for the registry mirror, Docker sends the credentials of a plain <code>docker login</code>; podman and skopeo: <code>podman login ${e(host)}</code>).</p>`
     : ""
 }
@@ -110,12 +120,20 @@ Set <code>config_path = "/etc/containerd/certs.d"</code> under <code>[plugins."i
 </body></html>
 `;
   return new Response(html, {
-    headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" },
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-cache",
+      "content-security-policy": HELP_CSP,
+    },
   });
 }
 
-function example(registry: Registry): string {
-  return registry.libraryPrefix ? "nginx:latest" : "org/image:tag";
+function example(upstream: Upstream): string {
+  return upstream.libraryPrefix ? "nginx:latest" : "org/image:tag";
 }
 
 const e = escapeHtml;
+
+/** The help page runs no script and loads nothing; its only style is inline. */
+const HELP_CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";

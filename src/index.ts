@@ -1,104 +1,119 @@
-/** cf-registry-proxy: the Worker's fetch handler. Parses config once, routes, dispatches; the only place that catches. */
+/** cf-registry-proxy: the Worker's fetch handler. It composes the layers, answers HEAD once, and is the only place that catches. */
 
-import { authorizeRepository } from "./access";
-import { handlePing, handleTokenRequest, resolvePull } from "./auth";
-import { ConfigError, loadConfig, type ConfigVars } from "./config";
+import { requireLogin } from "./client-auth";
+import { ConfigError, isLocked, type ConfigVars } from "./config";
+import { checkMethod, parseEndpoint } from "./endpoint";
 import { RegistryError } from "./errors";
 import { helpPage } from "./help";
-import { serveRepository } from "./cache";
-import { ContentStore } from "./content-store";
-import { hostRoute, parseEndpoint, requestRoute, resolveRepository } from "./routing";
+import { isolateFor, type Isolate } from "./isolate";
+import { logProblem, logRequest, Trace } from "./log";
+import { servePing } from "./ping";
+import { serveRepository } from "./repository";
+import { serveToken } from "./token-endpoint";
 
-/** Methods a pull-through proxy serves; POST only for containerd's OAuth2 token form. */
-const READ_METHODS = new Set(["GET", "HEAD"]);
-
-/** Vars (see config.ts) plus the optional R2 bucket that keeps a persistent copy of pulled content. */
+/** Vars (config.ts) and the optional bindings. */
 export interface Bindings extends ConfigVars {
+  /** R2 bucket that keeps a persistent copy of pulled content. */
   CACHE_BUCKET?: R2Bucket;
+  /** Workers Analytics Engine dataset: one data point per request (log.ts). */
+  METRICS?: AnalyticsEngineDataset;
 }
+
+/** What a locked proxy serves before the login: the help page (how to log in) and the login itself. */
+const BEFORE_LOGIN = new Set(["/", "/v2/auth"]);
+
+/** Every answer: upstream content types (even text/html) pass through, so nothing may render as a page. */
+const REGISTRY_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
 export default {
   async fetch(request, env, ctx): Promise<Response> {
     const url = new URL(request.url);
+    const trace = new Trace();
     let response: Response;
+    let logClientIp = false;
     try {
-      response = await handle(request, url, env, ctx);
+      const isolate = isolateFor(env);
+      logClientIp = isolate.config.logClientIp;
+      response = await handle(isolate, request, url, env, ctx, trace);
     } catch (error) {
-      response = toErrorResponse(error, request.method);
+      response = errorResponse(error);
     }
-    response.headers.set("docker-distribution-api-version", "registry/2.0");
-    // containerd's ns is echoed as OCI-Namespace (distribution-spec, "Registry proxying") when
-    // it names an upstream of this proxy; a refused one is not repeated back.
-    const ns = url.searchParams.get("ns");
-    if (ns !== null && namesUpstream(env, ns)) response.headers.set("oci-namespace", ns);
+    response = finish(request, url, response, trace);
+    logRequest(
+      trace,
+      { method: request.method, ip: logClientIp ? request.headers.get("cf-connecting-ip") : null },
+      response,
+      env.METRICS,
+    );
     return response;
   },
 } satisfies ExportedHandler<Bindings>;
 
+/** Login gate (locked proxy) → endpoint → method → the endpoint's handler. */
 async function handle(
+  isolate: Isolate,
   request: Request,
   url: URL,
   env: Bindings,
   ctx: ExecutionContext,
+  trace: Trace,
 ): Promise<Response> {
-  const config = loadConfig(env);
-  const endpoint = parseEndpoint(url.pathname);
-  const method = request.method;
-  if (!READ_METHODS.has(method) && !(method === "POST" && endpoint.kind === "auth")) {
-    throw new RegistryError(
-      "UNSUPPORTED",
-      `${method} is not supported: this proxy is pull-only`,
-      undefined,
-      {
-        headers: { allow: endpoint.kind === "auth" ? "GET, HEAD, POST" : "GET, HEAD" },
-      },
-    );
+  if (isLocked(isolate.config) && !BEFORE_LOGIN.has(url.pathname)) {
+    await requireLogin(isolate, request, url);
   }
-
-  const byHost = hostRoute(config, url.hostname);
-  const ns = url.searchParams.get("ns");
+  const endpoint = parseEndpoint(url.pathname);
+  trace.endpoint = endpoint.kind;
+  checkMethod(endpoint, request.method);
   switch (endpoint.kind) {
     case "help":
-      return helpPage(url, config);
-    case "auth":
-      return handleTokenRequest(request, url, config, byHost);
-    case "ping": {
-      return handlePing(request, url, config, requestRoute(config, byHost, ns));
-    }
+      return helpPage(url, isolate.config);
+    case "ping":
+      return servePing(isolate, request, url, trace);
+    case "token":
+      return serveToken(isolate, request, url, trace);
     default: {
-      const route = resolveRepository(config, byHost, ns, endpoint.name);
-      authorizeRepository(config, route);
-      const pull = await resolvePull(request, url, config, route);
-      const store = new ContentStore(config.cacheNamespace, url.origin, env.CACHE_BUCKET, (p) =>
-        ctx.waitUntil(p),
-      );
-      return serveRepository(
-        { url, config, route, headers: request.headers, pull },
-        endpoint,
-        method === "HEAD" ? "HEAD" : "GET",
-        store,
-      );
+      const platform = {
+        bucket: env.CACHE_BUCKET,
+        waitUntil: (p: Promise<unknown>) => ctx.waitUntil(p),
+      };
+      return serveRepository(isolate, request, url, endpoint, platform, trace);
     }
   }
 }
 
-function namesUpstream(env: Bindings, ns: string): boolean {
-  try {
-    return loadConfig(env).byName.has(ns.toLowerCase());
-  } catch {
-    return false;
+/**
+ * What every answer gets: no body for HEAD (HTTP: the headers of the GET, without its body), the
+ * registry API version, `nosniff` and a restrictive CSP, and containerd's `ns` echoed as
+ * `OCI-Namespace` when it chose the upstream (distribution-spec, "Registry proxying").
+ */
+function finish(request: Request, url: URL, response: Response, trace: Trace): Response {
+  let body = response.body;
+  if (request.method === "HEAD" && body) {
+    void body.cancel();
+    body = null;
   }
+  const headers = new Headers(response.headers);
+  headers.set("docker-distribution-api-version", "registry/2.0");
+  headers.set("x-content-type-options", "nosniff");
+  if (!headers.has("content-security-policy")) headers.set("content-security-policy", REGISTRY_CSP);
+  const ns = url.searchParams.get("ns");
+  if (ns !== null && trace.target?.via === "ns") headers.set("oci-namespace", ns);
+  return new Response(body, { status: response.status, headers });
 }
 
-function toErrorResponse(error: unknown, method: string): Response {
-  if (error instanceof RegistryError) return error.toResponse(method);
+function errorResponse(error: unknown): Response {
+  if (error instanceof RegistryError) return error.toResponse();
   if (error instanceof ConfigError) {
-    console.error(error.message);
-    return new RegistryError("UNKNOWN", "the proxy is misconfigured", error.problems).toResponse(
-      method,
-    );
+    // Problems name variables and positions, never values: they may reach anyone.
+    logProblem("configuration", error);
+    return new RegistryError("UNKNOWN", "the proxy is misconfigured", error.problems).toResponse();
   }
   // Anything else is a bug: log it, tell the client nothing about internals.
-  console.error("unhandled error", error instanceof Error ? error.stack : String(error));
-  return new RegistryError("UNKNOWN", "internal error").toResponse(method);
+  console.error(
+    JSON.stringify({
+      message: "unhandled error",
+      error: error instanceof Error ? error.stack : String(error),
+    }),
+  );
+  return new RegistryError("UNKNOWN", "internal error").toResponse();
 }

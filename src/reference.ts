@@ -53,14 +53,6 @@ export function assertDigest(digest: string): void {
   }
 }
 
-/** Throws unless `reference` is a valid tag or digest (MANIFEST_INVALID has no place in a pull). */
-export function assertReference(reference: string): void {
-  if (isDigest(reference)) assertDigest(reference);
-  else if (!isValidTag(reference)) {
-    throw new RegistryError("NAME_INVALID", "invalid tag", { tag: truncate(reference) });
-  }
-}
-
 /** Keeps hostile input out of error bodies at a bounded size. */
 export function truncate(value: string, max = 128): string {
   return value.length > max ? `${value.slice(0, max)}…` : value;

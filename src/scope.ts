@@ -31,3 +31,8 @@ export function formatScope(scope: Scope): string {
 export function isRepositoryScope(scope: Scope): boolean {
   return scope.type === "repository" || scope.type.startsWith("repository(");
 }
+
+/** The pull scope of a repository: `repository:library/nginx:pull`. */
+export function pullScope(repository: string): string {
+  return formatScope({ type: "repository", name: repository, actions: ["pull"] });
+}

@@ -1,74 +1,88 @@
 /**
- * The owner's upstream credentials (UPSTREAM_CREDENTIALS): which pair to pull with, rotating
- * between pairs and skipping one the upstream is rate limiting.
+ * The owner's upstream credentials (UPSTREAM_CREDENTIALS): which pair a pull uses, taking turns
+ * per route, resting a pair the upstream rate limits, and trying each pair at most once per
+ * client request. One instance per isolate.
  */
 
-import type { Credential } from "./config";
+import type { Credential } from "./basic-auth";
+import { MAX_REST_S, retryAfterSeconds } from "./rate-limit";
 
-/** How long a rate-limited pair rests when the upstream gives no Retry-After. */
+/** How long a rate-limited pair rests when the upstream gives no usable Retry-After. */
 const DEFAULT_REST_S = 600;
 
-/** `route\nusername` → epoch ms until which the pair is rate limited (per isolate). */
-const resting = new Map<string, number>();
-let turn = 0;
+export class CredentialRotation {
+  /** `route\nusername` → epoch ms until which the pair is rate limited. */
+  private readonly resting = new Map<string, number>();
+  /** route → how many pulls have started on it; the pairs take turns. */
+  private readonly turns = new Map<string, number>();
 
-/**
- * The pair to pull with next: pairs take turns, a resting pair is skipped, and when every pair
- * rests the one that rests the shortest goes anyway.
- */
-export function pickCredential(
-  route: string,
-  credentials: readonly Credential[],
-  now = Date.now(),
-): Credential | undefined {
-  if (!credentials.length) return undefined;
-  const start = turn++ % credentials.length;
-  let best: Credential | undefined;
-  let bestUntil = Infinity;
-  for (let i = 0; i < credentials.length; i++) {
-    const candidate = credentials[(start + i) % credentials.length]!;
-    const until = resting.get(key(route, candidate)) ?? 0;
-    if (until <= now) return candidate;
-    if (until < bestUntil) [best, bestUntil] = [candidate, until];
+  /** Starts one client request's use of a route's pairs. */
+  attempt(route: string, credentials: readonly Credential[]): CredentialAttempt {
+    const turn = this.turns.get(route) ?? 0;
+    this.turns.set(route, turn + 1);
+    return new CredentialAttempt(this.resting, route, credentials, turn);
   }
-  return best;
 }
 
-/** Rests a pair the upstream answered 429 for, as long as its Retry-After says. */
-export function restCredential(
-  route: string,
-  credential: Credential,
-  retryAfter: string | null,
-  now = Date.now(),
-): void {
-  const seconds = Number(retryAfter);
-  const rest =
-    Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 6 * 3600) : DEFAULT_REST_S;
-  resting.set(key(route, credential), now + rest * 1000);
-}
+/** One client request's use of a route's pairs: each pair is tried at most once. */
+export class CredentialAttempt {
+  private readonly tried = new Set<Credential>();
 
-/** True when another pair than `credential` is not resting. */
-export function hasRestedAlternative(
-  route: string,
-  credentials: readonly Credential[],
-  credential: Credential,
-  now = Date.now(),
-): boolean {
-  return credentials.some((c) => c !== credential && (resting.get(key(route, c)) ?? 0) <= now);
-}
+  constructor(
+    private readonly resting: Map<string, number>,
+    private readonly route: string,
+    private readonly credentials: readonly Credential[],
+    private readonly turn: number,
+  ) {}
 
-/** `Basic base64(user:password)`, UTF-8 safe. */
-export function basicAuthorization({ username, password }: Credential): string {
-  const bytes = new TextEncoder().encode(`${username}:${password}`);
-  return `Basic ${btoa(String.fromCharCode(...bytes))}`;
-}
+  /**
+   * The pair to pull with first: pairs take turns, a resting pair is skipped, and when every pair
+   * rests the one that rests the shortest goes anyway. Undefined when the route has no pairs.
+   */
+  first(now = Date.now()): Credential | undefined {
+    const order = this.order();
+    const pick =
+      order.find((c) => this.until(c) <= now) ??
+      order.reduce<Credential | undefined>(
+        (best, c) => (!best || this.until(c) < this.until(best) ? c : best),
+        undefined,
+      );
+    if (pick) this.tried.add(pick);
+    return pick;
+  }
 
-/** Forgets resting pairs (tests). */
-export function clearResting(): void {
-  resting.clear();
-  turn = 0;
-}
+  /**
+   * After the upstream answered 429 for `credential`: rests it as long as `retryAfter` says
+   * (RFC 9110, clamped; DEFAULT_REST_S without one), and returns a pair not tried yet in this
+   * request that is not resting, if any.
+   */
+  retry(
+    credential: Credential,
+    retryAfter: string | null,
+    now = Date.now(),
+  ): Credential | undefined {
+    const rest = retryAfterSeconds(retryAfter, now) ?? Math.min(DEFAULT_REST_S, MAX_REST_S);
+    this.resting.set(this.key(credential), now + rest * 1000);
+    const next = this.order().find((c) => !this.tried.has(c) && this.until(c) <= now);
+    if (next) this.tried.add(next);
+    return next;
+  }
 
-function key(route: string, credential: Credential): string {
-  return `${route}\n${credential.username}`;
+  /** The pair's position in UPSTREAM_CREDENTIALS, for logs (never the pair itself). */
+  indexOf(credential: Credential): number {
+    return this.credentials.indexOf(credential);
+  }
+
+  private order(): Credential[] {
+    const n = this.credentials.length;
+    return Array.from({ length: n }, (_, i) => this.credentials[(this.turn + i) % n]!);
+  }
+
+  private until(credential: Credential): number {
+    return this.resting.get(this.key(credential)) ?? 0;
+  }
+
+  private key(credential: Credential): string {
+    return `${this.route}\n${credential.username}`;
+  }
 }

@@ -1,18 +1,18 @@
 // The edge cache: what is stored, what is served from it, and what never is.
 import { env as testBindings } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { HASH_LIMIT } from "../src/content-store";
+import { VERIFY_LIMIT } from "../src/content-store";
 import type { Bindings } from "../src/index";
-import { clearUpstreamAuthCache } from "../src/upstream-auth";
 import {
   FakeNet,
   fakeRegistry,
   makeImage,
+  MANIFEST_ACCEPT,
   serveBytes,
   sha256,
   type FakeImage,
 } from "./helpers/fake-registry";
-import { callWorker, errorOf, testEnv } from "./helpers/worker";
+import { callWorker, envWith, errorOf, testEnv } from "./helpers/worker";
 
 const HUB = "registry-1.docker.io";
 const HUB_AUTH = "auth.docker.io";
@@ -38,13 +38,13 @@ function hub(repositories: Record<string, FakeImage>) {
 }
 
 beforeEach(async () => {
-  clearUpstreamAuthCache();
   net = new FakeNet();
   env = testEnv({
     CACHE_BUCKET: (testBindings as unknown as { CACHE_BUCKET: R2Bucket }).CACHE_BUCKET,
+    TOKEN_SECRET: "test-token-secret-0123456789",
   });
   nginx = await makeImage(`nginx-${env.CACHE_NAMESPACE}`);
-  big = await makeImage(`big-${env.CACHE_NAMESPACE}`, HASH_LIMIT + 100_000);
+  big = await makeImage(`big-${env.CACHE_NAMESPACE}`, VERIFY_LIMIT + 100_000);
   secret = await makeImage(`secret-${env.CACHE_NAMESPACE}`);
   hub({ "library/nginx": nginx, "library/big": big, "alice/private": secret });
 });
@@ -54,8 +54,12 @@ afterEach(() => {
   expect(net.unexpected).toEqual([]);
 });
 
-const call = (path: string, init: RequestInit = {}, overrides: Partial<Bindings> = {}) =>
-  callWorker(`${PROXY}${path}`, init, { ...env, ...overrides });
+/** A request as registry clients send it: with the manifest types they accept. */
+const call = (path: string, init: RequestInit = {}, overrides: Partial<Bindings> = {}) => {
+  const headers = new Headers(init.headers);
+  if (!headers.has("accept")) headers.set("accept", MANIFEST_ACCEPT);
+  return callWorker(`${PROXY}${path}`, { ...init, headers }, envWith(env, overrides));
+};
 
 /** A credentialed client's token, as containerd or a logged-in Docker gets it. */
 async function aliceToken(repository: string): Promise<string> {
@@ -132,9 +136,9 @@ describe("content addressed by digest", () => {
     const second = await pullBlob(path);
     expect(second.response.headers.get("x-cache")).toBe("HIT");
     expect(await sha256(second.bytes)).toBe(big.blobDigest);
-    const resumed = await pullBlob(path, { headers: { range: `bytes=${HASH_LIMIT}-` } });
+    const resumed = await pullBlob(path, { headers: { range: `bytes=${VERIFY_LIMIT}-` } });
     expect(resumed.response.status).toBe(206);
-    expect(await sha256(resumed.bytes)).toBe(await sha256(big.blob.slice(HASH_LIMIT)));
+    expect(await sha256(resumed.bytes)).toBe(await sha256(big.blob.slice(VERIFY_LIMIT)));
     expect(net.seen.length).toBe(calls);
   });
 
@@ -181,7 +185,7 @@ describe("never storing what does not match", () => {
     );
     expect(stored).toBeNull();
   });
-  it("answers 502 when the upstream drops a small body midway, and stores nothing", async () => {
+  it("streams a small body the upstream drops midway, cut off too, and stores nothing", async () => {
     net.on(CDN, () => {
       const body = new ReadableStream({
         start(controller) {
@@ -192,8 +196,9 @@ describe("never storing what does not match", () => {
       return new Response(body, { headers: { "content-length": String(nginx.blob.length) } });
     });
     const response = await call(`/v2/nginx/blobs/${nginx.blobDigest}`);
-    expect(response.status).toBe(502);
-    expect((await errorOf(response)).message).toMatch(/mid-body/);
+    // Headers went out before the upstream's last byte: the client sees a broken transfer.
+    expect(response.status).toBe(200);
+    await expect(response.arrayBuffer()).rejects.toThrow();
     hub({ "library/nginx": nginx });
     expect((await call(`/v2/nginx/blobs/${nginx.blobDigest}`)).headers.get("x-cache")).toBe("MISS");
   });

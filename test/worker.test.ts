@@ -1,10 +1,9 @@
 // Integration: the whole Worker inside workerd, against fake upstreams that count every request.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ANONYMOUS_TOKEN } from "../src/auth";
+import { ANONYMOUS_TOKEN } from "../src/client-auth";
 import { escapeHtml } from "../src/help";
 import type { Bindings } from "../src/index";
-import { clearUpstreamAuthCache } from "../src/upstream-auth";
-import { callWorker, errorOf, testEnv } from "./helpers/worker";
+import { callWorker, envWith, errorOf, testEnv } from "./helpers/worker";
 import { FakeNet, fakeRegistry, makeImage, type FakeImage } from "./helpers/fake-registry";
 
 const HUB = "registry-1.docker.io";
@@ -19,7 +18,6 @@ let privateImage: FakeImage;
 let tool: FakeImage;
 
 beforeEach(async () => {
-  clearUpstreamAuthCache();
   env = testEnv();
   net = new FakeNet();
   nginx = await makeImage("nginx");
@@ -44,13 +42,15 @@ afterEach(() => {
 });
 
 let env: Bindings;
+/** Lets clients bring their own registry credentials through the open proxy (sealed tokens). */
+const TOKEN_SECRET = "test-token-secret-0123456789";
 
 function call(
   url: string,
   init: RequestInit = {},
   overrides: Partial<Bindings> = {},
 ): Promise<Response> {
-  return callWorker(url, init, { ...env, ...overrides });
+  return callWorker(url, init, envWith(env, overrides));
 }
 
 /** Runs the client side of the token dance: the proxy's challenge, then its /v2/auth. */
@@ -101,15 +101,29 @@ describe("ping", () => {
     expect(response.headers.get("oci-namespace")).toBe("ghcr.io");
   });
 
-  it("forwards a ping with a client's upstream token so the upstream judges it", async () => {
+  it("forwards a ping with a token it sealed for this registry, so the upstream judges it", async () => {
+    env = testEnv({ TOKEN_SECRET });
+    const token = await tokenFor(
+      'Bearer realm="https://docker.example.com/v2/auth"',
+      "repository:alice/private:pull",
+      { headers: { authorization: `Basic ${btoa("alice:wonderland")}` } },
+    );
+    expect(token).toMatch(/^cfrp3\./);
     const response = await call("https://docker.example.com/v2/", {
-      headers: { authorization: "Bearer cfrp~docker.io~junk" },
+      headers: { authorization: `Bearer ${token}` },
     });
-    expect(response.status).toBe(401);
-    expect(net.to(HUB, /^\/v2\/$/).map((s) => s.headers.authorization)).toContain("Bearer junk");
+    expect(response.status).toBe(200);
+    expect(net.to(HUB, /^\/v2\/$/).at(-1)?.headers.authorization).toBe(
+      "Bearer token:alice:repository:alice/private:pull",
+    );
   });
 
-  it.each(["Bearer junk", "Bearer cfrp~ghcr.io~junk"])(
+  it.each([
+    "Bearer junk",
+    "Bearer cfrp~ghcr.io~junk",
+    "Bearer cfrp~docker.io~junk",
+    `Basic ${btoa("alice:wonderland")}`,
+  ])(
     "never forwards %s, a token this proxy did not issue for this registry",
     async (authorization) => {
       const response = await call("https://docker.example.com/v2/", { headers: { authorization } });
@@ -239,6 +253,9 @@ describe("anonymous Docker Hub pull by short name", () => {
 
 describe("private repositories", () => {
   const basic = `Basic ${btoa("alice:wonderland")}`;
+  beforeEach(() => {
+    env = testEnv({ TOKEN_SECRET });
+  });
 
   it("sends the client's Basic credentials to the upstream realm only", async () => {
     const token = await tokenFor(
@@ -254,6 +271,63 @@ describe("private repositories", () => {
     expect(response.status).toBe(200);
     expect(net.to(HUB_AUTH)[0]?.headers.authorization).toBe(basic);
     expect(net.to(HUB).every((s) => s.headers.authorization !== basic)).toBe(true);
+    expect(net.to(HUB, /manifests/)[0]?.headers.authorization).toBe(
+      "Bearer token:alice:repository:alice/private:pull",
+    );
+  });
+
+  it("never forwards Basic credentials to a registry that uses tokens, on a ping or a pull", async () => {
+    for (const path of [
+      "/v2/",
+      "/v2/alice/private/manifests/latest",
+      `/v2/nginx/blobs/${nginx.blobDigest}`,
+    ]) {
+      const response = await call(`https://docker.example.com${path}`, {
+        headers: { authorization: basic },
+      });
+      expect(response.status, path).toBe(401);
+      expect(response.headers.get("www-authenticate"), path).toMatch(
+        /^Bearer realm="https:\/\/docker.example.com\/v2\/auth"/,
+      );
+    }
+    expect(net.seen.filter((s) => s.headers.authorization === basic)).toEqual([]);
+  });
+
+  it("without TOKEN_SECRET, hands out the anonymous token whatever the credentials", async () => {
+    env = testEnv();
+    const token = await tokenFor(
+      'Bearer realm="https://docker.example.com/v2/auth"',
+      "repository:alice/private:pull",
+      { headers: { authorization: basic } },
+    );
+    expect(token).toBe(ANONYMOUS_TOKEN);
+    expect(net.to(HUB_AUTH)).toHaveLength(0);
+  });
+
+  it("forwards only tokens it sealed, for the registry they were sealed for, until they expire", async () => {
+    const token = await tokenFor(
+      'Bearer realm="https://docker.example.com/v2/auth"',
+      "repository:alice/private:pull",
+      { headers: { authorization: basic } },
+    );
+    const tampered = token.slice(0, -2) + (token.endsWith("A") ? "BB" : "AA");
+    const otherSecret = envWith(env, { TOKEN_SECRET: "another-deployment-secret" });
+    for (const [authorization, which] of [
+      [`Bearer ${tampered}`, env],
+      [`Bearer ${token}`, otherSecret],
+    ] as const) {
+      const response = await callWorker(
+        "https://docker.example.com/v2/alice/private/manifests/latest",
+        { headers: { authorization } },
+        which,
+      );
+      expect(response.status).toBe(401);
+    }
+    const ghcr = await call("https://docker.example.com/v2/ghcr.io/org/tool/manifests/latest", {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(ghcr.status).toBe(401);
+    expect(net.seen.filter((s) => s.headers.authorization?.includes("token:alice"))).toEqual([]);
   });
 
   it("turns containerd's OAuth2 POST form into a token request with Basic credentials", async () => {
@@ -264,8 +338,12 @@ describe("private repositories", () => {
     });
     expect(response.status).toBe(200);
     const body = (await response.json()) as { access_token: string };
-    expect(body.access_token).toBe("cfrp~docker.io~token:alice:repository:alice/private:pull");
+    expect(body.access_token).toMatch(/^cfrp3\./);
     expect(net.to(HUB_AUTH)[0]?.headers.authorization).toBe(basic);
+    const pulled = await call("https://docker.example.com/v2/alice/private/manifests/latest", {
+      headers: { authorization: `Bearer ${body.access_token}` },
+    });
+    expect(pulled.status).toBe(200);
   });
 
   it("answers an unknown grant with 400 so containerd falls back to GET", async () => {
@@ -293,6 +371,9 @@ describe("private repositories", () => {
 });
 
 describe("routing modes", () => {
+  beforeEach(() => {
+    env = testEnv({ TOKEN_SECRET });
+  });
   it("routes containerd's ns=ghcr.io through the token flow to ghcr", async () => {
     const url = "https://docker.example.com/v2/org/tool/manifests/latest?ns=ghcr.io";
     const ping = await call("https://docker.example.com/v2/?ns=ghcr.io");
@@ -308,14 +389,17 @@ describe("routing modes", () => {
       headers: { "content-type": "application/x-www-form-urlencoded" },
     });
     const { access_token } = (await tokenResponse.json()) as { access_token: string };
-    // The upstream's token, marked with the registry it may be sent to.
-    expect(access_token).toBe("cfrp~ghcr.io~token:alice:repository:org/tool:pull");
+    // The upstream's token, sealed with the registry it may be sent to.
+    expect(access_token).toMatch(/^cfrp3\./);
     expect(net.to(GHCR, /token/)).toHaveLength(1);
 
     const response = await call(url, { headers: { authorization: `Bearer ${access_token}` } });
     expect(response.status).toBe(200);
     expect(response.headers.get("oci-namespace")).toBe("ghcr.io");
     expect(await response.text()).toBe(tool.manifest);
+    expect(net.to(GHCR, /manifests/)[0]?.headers.authorization).toBe(
+      "Bearer token:alice:repository:org/tool:pull",
+    );
     expect(net.to(HUB, /org\/tool/)).toHaveLength(0);
 
     const anonymous = await call(url);
@@ -436,7 +520,8 @@ describe("errors", () => {
 
   it.each([
     ["/v2/Nginx/manifests/latest", 400, "NAME_INVALID"],
-    ["/v2/nginx/manifests/-bad", 400, "NAME_INVALID"],
+    ["/v2/nginx/manifests/-bad", 404, "MANIFEST_UNKNOWN"],
+    ["/v2/nginx/manifests/.INVALID_MANIFEST_NAME", 404, "MANIFEST_UNKNOWN"],
     ["/v2/nginx/blobs/sha256:short", 400, "DIGEST_INVALID"],
     ["/v2/_catalog", 404, "NOT_FOUND"],
     ["/robots.txt", 404, "NOT_FOUND"],

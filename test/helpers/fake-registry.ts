@@ -53,6 +53,14 @@ export class FakeNet {
   }
 }
 
+/** The manifest types Docker and containerd accept, as they send them. */
+export const MANIFEST_ACCEPT = [
+  "application/vnd.docker.distribution.manifest.v2+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.oci.image.index.v1+json",
+].join(", ");
+
 /** Content of a fake repository: manifests by tag and blobs by digest. */
 export interface FakeImage {
   manifest: string;
@@ -144,7 +152,9 @@ export function fakeRegistry(net: FakeNet, options: FakeRegistryOptions): void {
   net.on(host, (request, url) => {
     if (authHost === host && url.pathname === "/token") return tokenServer(request, url);
     if (url.pathname === "/v2/") {
-      return authHost
+      // Any token of its own token server is good for the version check (`docker login`).
+      const signedIn = /^Bearer token:/.test(request.headers.get("authorization") ?? "");
+      return authHost && !signedIn
         ? new Response("{}", { status: 401, headers: { "www-authenticate": challenge() } })
         : new Response("{}");
     }

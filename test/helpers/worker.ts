@@ -15,6 +15,25 @@ export function testEnv(overrides: Partial<Bindings> = {}): Bindings {
   };
 }
 
+const variants = new WeakMap<Bindings, Map<string, Bindings>>();
+
+/**
+ * `env` with some vars replaced, as one deployment: the same overrides give the same object, so
+ * the Worker keeps its per-isolate state across calls as workerd does (it hands every request of
+ * an isolate the same `env`).
+ */
+export function envWith(env: Bindings, overrides: Partial<Bindings>): Bindings {
+  if (Object.keys(overrides).length === 0) return env;
+  let byOverrides = variants.get(env);
+  if (!byOverrides) variants.set(env, (byOverrides = new Map()));
+  const key = JSON.stringify(
+    Object.entries(overrides).map(([k, v]) => [k, typeof v === "object" ? "binding" : v]),
+  );
+  let variant = byOverrides.get(key);
+  if (!variant) byOverrides.set(key, (variant = { ...env, ...overrides }));
+  return variant;
+}
+
 /** Sends one request to the Worker and waits for its background work (cache fills) to finish. */
 export async function callWorker(url: string, init: RequestInit, env: Bindings): Promise<Response> {
   const request = new Request(url, init) as Request<unknown, IncomingRequestCfProperties>;

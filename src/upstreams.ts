@@ -1,11 +1,11 @@
-/** The built-in table of upstream registries, keyed by route name (the first DNS label that selects it). */
+/** The built-in table of upstreams: the registries the proxy pulls from, keyed by route name. */
 
-/** What the proxy knows about one upstream registry. */
-export interface Registry {
-  /** Route name: `docker.example.com` selects route `docker`. */
+/** One registry the proxy pulls from. */
+export interface Upstream {
+  /** Route name, the first DNS label that selects it: `docker.example.com` → `docker`. */
   readonly route: string;
-  /** The registry's own name, as clients write it in references, `ns=` and path prefixes. */
-  readonly registry: string;
+  /** The registry's name as clients write it in references, `ns=` and path prefixes: `docker.io`. */
+  readonly name: string;
   /** Other names clients use for the same registry (path prefixes, `ns`). */
   readonly aliases: readonly string[];
   /** Base URL the proxy fetches from; `/v2/...` is appended. */
@@ -14,7 +14,7 @@ export interface Registry {
   readonly libraryPrefix: boolean;
 }
 
-type Entry = [route: string, registry: string, url: string, extra?: Partial<Registry>];
+type Entry = [route: string, name: string, url: string, extra?: Partial<Upstream>];
 
 const ENTRIES: Entry[] = [
   [
@@ -36,13 +36,11 @@ const ENTRIES: Entry[] = [
   ["elastic", "docker.elastic.co", "https://docker.elastic.co"],
 ];
 
-/** Built-in registries in display order. */
-export const BUILTIN_REGISTRIES: readonly Registry[] = ENTRIES.map(
-  ([route, registry, url, extra]) => ({
-    route,
-    registry,
-    url,
-    aliases: extra?.aliases ?? [],
-    libraryPrefix: extra?.libraryPrefix ?? false,
-  }),
-);
+/** Built-in upstreams in display order. */
+export const BUILTIN_UPSTREAMS: readonly Upstream[] = ENTRIES.map(([route, name, url, extra]) => ({
+  route,
+  name,
+  url,
+  aliases: extra?.aliases ?? [],
+  libraryPrefix: extra?.libraryPrefix ?? false,
+}));
