@@ -19,6 +19,8 @@ export const CACHE_API_LIMIT = 512 * 1024 * 1024;
 export const R2_PUT_LIMIT = 5 * 1024 * 1024 * 1024;
 const IMMUTABLE = "public, max-age=31536000, immutable";
 const TAG_POINTER_TTL = "public, max-age=2592000";
+/** The nonce that names a verified Cache API entry (`putVerified`). */
+const NONCE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A repository's link to a digest is rechecked upstream (one HEAD) after a day. */
 const LINK_TTL = "public, max-age=86400";
 
@@ -54,9 +56,7 @@ export class ContentStore {
   ): Promise<Response | undefined> {
     const key = this.contentKey(partition, kind, digest);
     const { range, method } = request;
-    const cached = await attempt(() =>
-      caches.default.match(new Request(this.cacheUrl(key), { headers: range ? { range } : {} })),
-    );
+    const cached = await this.matchVerified(key, range);
     // An unsatisfiable range is the upstream's to answer, in its own words.
     if (cached && cached.status !== 416) return cached;
     await cached?.body?.cancel();
@@ -88,6 +88,7 @@ export class ContentStore {
 
     let store: ((body: ReadableStream<Uint8Array>) => Promise<unknown>) | undefined;
     if (bucket && digest.startsWith("sha256:") && length <= R2_PUT_LIMIT) {
+      // A branch of a fetched body keeps its known length, as R2 requires.
       store = (body) =>
         bucket.put(key, body, {
           sha256: digest.slice("sha256:".length),
@@ -97,10 +98,7 @@ export class ContentStore {
       const verify = verifyingStream(digest, length);
       if (verify) {
         store = (body) =>
-          caches.default.put(
-            this.cacheUrl(key),
-            new Response(body.pipeThrough(verify), { headers }),
-          );
+          this.putVerified(key, new Response(body.pipeThrough(verify), { headers }));
       }
     }
     if (!store) return response;
@@ -153,6 +151,30 @@ export class ContentStore {
     this.options.waitUntil(attempt(() => caches.default.put(url, textResponse("1", LINK_TTL))));
   }
 
+  /**
+   * Content in the Cache API lives under `<key>@<nonce>`, and `<key>` holds the nonce: it is
+   * written only once the put of the content resolved, that is once every byte went in (and, for
+   * a verifying body, matched its digest). A put that failed halfway, which the Cache API may
+   * still have kept in part, is never pointed at, so never served.
+   */
+  private async putVerified(key: string, response: Response): Promise<void> {
+    const nonce = crypto.randomUUID();
+    await caches.default.put(this.cacheUrl(`${key}@${nonce}`), response);
+    await caches.default.put(this.cacheUrl(key), textResponse(nonce, IMMUTABLE));
+  }
+
+  /** The content a verified put left under `key`, honouring a Range. */
+  private async matchVerified(key: string, range: string | null): Promise<Response | undefined> {
+    const pointer = await attempt(() => caches.default.match(this.cacheUrl(key)));
+    const nonce = pointer && (await attempt(() => pointer.text()));
+    if (!nonce || !NONCE.test(nonce)) return undefined;
+    return attempt(() =>
+      caches.default.match(
+        new Request(this.cacheUrl(`${key}@${nonce}`), { headers: range ? { range } : {} }),
+      ),
+    );
+  }
+
   private async headR2(key: string, digest: string): Promise<Response | undefined> {
     const object = await attempt(() => this.options.bucket!.head(key));
     if (!object) return undefined;
@@ -189,9 +211,7 @@ export class ContentStore {
     const cacheHeaders = new Headers(headers);
     cacheHeaders.set("cache-control", IMMUTABLE);
     this.options.waitUntil(
-      attempt(() =>
-        caches.default.put(this.cacheUrl(key), new Response(toCache, { headers: cacheHeaders })),
-      ),
+      attempt(() => this.putVerified(key, new Response(toCache, { headers: cacheHeaders }))),
     );
     return new Response(toClient, { headers });
   }

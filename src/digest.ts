@@ -21,9 +21,10 @@ export async function sha256Digest(data: Uint8Array | string): Promise<string> {
 
 /**
  * A stream that passes bytes through while hashing them natively (`crypto.DigestStream`), and
- * errors at the end instead of closing unless they are exactly `length` bytes whose digest is
- * `digest`. Whoever reads it to the end (a Cache API put) then fails rather than keep them.
- * Undefined for an algorithm the runtime cannot compute.
+ * holds the last chunk back until the end: only when the bytes are exactly `length` long and hash
+ * to `digest` does that chunk go out and the stream close; otherwise it errors, one chunk short.
+ * So whoever reads it (a Cache API put of a body whose Content-Length is `length`) never sees a
+ * complete body that does not match. Undefined for an algorithm the runtime cannot compute.
  */
 export function verifyingStream(
   digest: string,
@@ -35,18 +36,23 @@ export function verifyingStream(
   const hasher = new crypto.DigestStream(name);
   const writer = hasher.getWriter();
   let seen = 0;
+  let held: Uint8Array | undefined;
   return new TransformStream({
     async transform(chunk, controller) {
       seen += chunk.byteLength;
-      await writer.write(chunk);
-      controller.enqueue(chunk);
+      // The hasher gets its own copy: what it is written may be transferred away.
+      await writer.write(chunk.slice());
+      if (held) controller.enqueue(held);
+      held = chunk;
     },
     async flush(controller) {
       await writer.close();
       const actual = toHex(await hasher.digest);
       if (seen !== length || actual !== expected) {
-        controller.error(new Error(`body does not match ${algorithm} digest and length`));
+        controller.error(new Error(`body does not match its ${algorithm} digest and length`));
+        return;
       }
+      if (held) controller.enqueue(held);
     },
   });
 }

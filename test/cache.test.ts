@@ -92,11 +92,24 @@ describe("content addressed by digest", () => {
     expect(net.seen.length).toBe(upstreamCalls);
   });
 
-  it("shares a blob across repositories of the same registry", async () => {
+  it("shares a blob across repositories of the same registry, after one HEAD confirms the repository has it", async () => {
     hub({ "library/nginx": nginx, "library/other": nginx });
     await pullBlob(`/v2/nginx/blobs/${nginx.blobDigest}`);
+    const before = net.seen.length;
     const other = await pullBlob(`/v2/other/blobs/${nginx.blobDigest}`);
     expect(other.response.headers.get("x-cache")).toBe("HIT");
+    expect(other.bytes).toEqual(nginx.blob);
+    const asked = net.seen.slice(before).filter((s) => s.url.includes("/blobs/"));
+    expect(asked.map((s) => `${s.method} ${new URL(s.url).pathname}`)).toEqual([
+      `HEAD /v2/library/other/blobs/${nginx.blobDigest}`,
+      `HEAD /blobs/${nginx.blobDigest}`,
+    ]);
+    // The link is remembered: the next pull of that repository asks nobody.
+    const calls = net.seen.length;
+    expect(
+      (await pullBlob(`/v2/other/blobs/${nginx.blobDigest}`)).response.headers.get("x-cache"),
+    ).toBe("HIT");
+    expect(net.seen.length).toBe(calls);
   });
 
   it("answers Range and HEAD from the store", async () => {
@@ -151,19 +164,121 @@ describe("content addressed by digest", () => {
   });
 });
 
-describe("never storing what does not match", () => {
+describe("content served only under a repository the upstream has it in", () => {
+  let evil: FakeImage;
+  beforeEach(async () => {
+    evil = await makeImage(`evil-${env.CACHE_NAMESPACE}`);
+    hub({ "library/nginx": nginx, "attacker/evil": evil });
+  });
+
   it.each([
-    ["a small blob with the wrong bytes", () => nginx, (b: Uint8Array) => b.map((x) => x ^ 1)],
-    ["a large blob with the wrong bytes", () => big, (b: Uint8Array) => b.map((x) => x ^ 1)],
-  ])("refuses %s", async (_, image, corrupt) => {
+    ["manifest", (i: FakeImage) => `manifests/${i.manifestDigest}`, "MANIFEST_UNKNOWN"],
+    ["blob", (i: FakeImage) => `blobs/${i.blobDigest}`, "BLOB_UNKNOWN"],
+  ])("never serves another repository's %s from the store", async (_, path, code) => {
+    // Someone pulls the attacker's image through the proxy: its content is now stored.
+    const pulled = await call(`/v2/attacker/evil/${path(evil)}`);
+    expect(pulled.status).toBe(200);
+    await pulled.arrayBuffer();
+    expect((await call(`/v2/attacker/evil/${path(evil)}`)).headers.get("x-cache")).toBe("HIT");
+
+    // Asked for under library/nginx, where the upstream does not have it: the upstream's 404.
+    for (const method of ["GET", "HEAD"]) {
+      const response = await call(`/v2/library/nginx/${path(evil)}`, { method });
+      expect(response.status, method).toBe(404);
+      expect(response.headers.get("x-cache"), method).toBeNull();
+      if (method === "GET") expect((await errorOf(response)).code).toBe(code);
+    }
+    expect(net.to(HUB, /library\/nginx/).map((s) => s.method)).toEqual(["HEAD", "HEAD"]);
+  });
+
+  it("keeps what BLOCK refuses out of reach under any other name", async () => {
+    await (await call(`/v2/attacker/evil/manifests/${evil.manifestDigest}`)).arrayBuffer();
+    const blocked = { BLOCK: "docker.io/attacker/*" };
+    expect(
+      (await call(`/v2/attacker/evil/manifests/${evil.manifestDigest}`, {}, blocked)).status,
+    ).toBe(403);
+    const elsewhere = await call(`/v2/library/nginx/manifests/${evil.manifestDigest}`, {}, blocked);
+    expect(elsewhere.status).toBe(404);
+  });
+});
+
+describe("streaming and bounds", () => {
+  it("sends a digest-addressed body's first bytes before the upstream sent its last", async () => {
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    net.on(CDN, () => {
+      // A native stream of known length, as a fetched body is: the first KB now, the rest later.
+      const { readable, writable } = new FixedLengthStream(nginx.blob.length);
+      const writer = writable.getWriter();
+      void (async () => {
+        await writer.write(nginx.blob.slice(0, 1000));
+        await finished;
+        await writer.write(nginx.blob.slice(1000));
+        await writer.close();
+      })();
+      return new Response(readable, { headers: { "content-length": String(nginx.blob.length) } });
+    });
+    const request = new Request(`${PROXY}/v2/nginx/blobs/${nginx.blobDigest}`);
+    const { createExecutionContext, waitOnExecutionContext } = await import("cloudflare:test");
+    const { default: worker } = await import("../src/index");
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(
+      request as Request<unknown, IncomingRequestCfProperties>,
+      env,
+      ctx,
+    );
+    const reader = response.body!.getReader();
+    const first = await reader.read();
+    expect(first.value?.byteLength).toBeGreaterThan(0);
+    finish();
+    let received = first.value!.byteLength;
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
+      received += chunk.value.byteLength;
+    expect(received).toBe(nginx.blob.length);
+    await waitOnExecutionContext(ctx);
+    // Verified while it streamed, so it was stored.
+    expect((await call(`/v2/nginx/blobs/${nginx.blobDigest}`)).headers.get("x-cache")).toBe("HIT");
+  });
+
+  it("stores nothing larger than CACHE_MAX_OBJECT_MB, and still serves it", async () => {
+    const bounded = { CACHE_MAX_OBJECT_MB: "4" };
+    const path = `/v2/big/blobs/${big.blobDigest}`;
+    const first = await pullBlob(path, {}, bounded);
+    expect(await sha256(first.bytes)).toBe(big.blobDigest);
+    expect(
+      await env.CACHE_BUCKET!.head(`${env.CACHE_NAMESPACE}/docker.io/blobs/${big.blobDigest}`),
+    ).toBeNull();
+    expect((await pullBlob(path, {}, bounded)).response.headers.get("x-cache")).toBe("MISS");
+    // The small one still is.
+    await pullBlob(`/v2/nginx/blobs/${nginx.blobDigest}`, {}, bounded);
+    expect(
+      (await pullBlob(`/v2/nginx/blobs/${nginx.blobDigest}`, {}, bounded)).response.headers.get(
+        "x-cache",
+      ),
+    ).toBe("HIT");
+  });
+});
+
+describe("never storing what does not match", () => {
+  const flip = (b: Uint8Array) => b.map((x) => x ^ 1);
+  const shorter = (b: Uint8Array) => b.slice(1);
+  it.each([
+    ["a small blob with the wrong bytes, with R2", () => nginx, flip, true],
+    ["a small blob with the wrong bytes, Cache API only", () => nginx, flip, false],
+    ["a small blob one byte short, Cache API only", () => nginx, shorter, false],
+    ["a large blob with the wrong bytes, with R2", () => big, flip, true],
+  ])("refuses %s", async (_, image, corrupt, withR2) => {
+    const overrides = withR2 ? {} : { CACHE_BUCKET: undefined };
     const { blob, blobDigest } = image();
     net.on(CDN, (request) => serveBytes(request, corrupt(blob), {}));
     const path = `/v2/library/${image() === big ? "big" : "nginx"}/blobs/${blobDigest}`;
-    await pullBlob(path);
+    await pullBlob(path, {}, overrides);
     hub({ "library/nginx": nginx, "library/big": big });
-    const second = await pullBlob(path);
+    const second = await pullBlob(path, {}, overrides);
     expect(second.response.headers.get("x-cache")).toBe("MISS");
     expect(await sha256(second.bytes)).toBe(blobDigest);
+    // The right bytes are stored, and then served.
+    expect((await pullBlob(path, {}, overrides)).response.headers.get("x-cache")).toBe("HIT");
   });
 
   it("never stores a body the upstream cut short; the client sees a broken transfer", async () => {

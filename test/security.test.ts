@@ -1,6 +1,7 @@
 // Access control, the owner's upstream credentials, and credential hygiene, through the whole Worker.
 import { env as testBindings } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ANONYMOUS_TOKEN } from "../src/client-auth";
 import type { Bindings } from "../src/index";
 import { FakeNet, fakeRegistry, makeImage, type FakeImage } from "./helpers/fake-registry";
 import { callWorker, envWith, errorOf, testEnv } from "./helpers/worker";
@@ -310,5 +311,150 @@ describe("credential hygiene", () => {
       TOKEN_SECRET,
     ];
     for (const line of lines) for (const s of secrets) expect(line).not.toContain(s);
+  });
+});
+
+describe("a locked proxy before the login", () => {
+  const locked = {
+    PROXY_USERS: "alice:wonderland",
+    ALLOW: "docker.io/library/*",
+    UPSTREAMS: JSON.stringify({
+      internal: { url: "https://registry.corp.internal", registry: "registry.corp.internal" },
+    }),
+  };
+
+  it("answers every request with the same 401, before any policy decision or upstream request", async () => {
+    const challenges = new Set<string | null>();
+    const bodies = new Set<string>();
+    for (const [path, init] of [
+      ["/v2/", {}],
+      ["/v2/?ns=ghcr.io", {}],
+      ["/v2/?ns=evil.example.com", {}],
+      ["/v2/nginx/manifests/latest", {}],
+      ["/v2/someone/else/manifests/latest", {}],
+      [`/v2/ghcr.io/org/tool/blobs/sha256:${"0".repeat(64)}`, {}],
+      ["/v2/registry.corp.internal/team/app/manifests/v1", {}],
+      ["/v2/evil.example.com/x/manifests/v1", {}],
+      ["/v2/Not_A_Name/manifests/latest", {}],
+      ["/v2/nginx/manifests/latest", { method: "PUT" }],
+      ["/v2/_catalog", {}],
+      ["/v2/nginx/manifests/latest", { headers: { authorization: `Bearer ${ANONYMOUS_TOKEN}` } }],
+      ["/v2/nginx/manifests/latest", { headers: { authorization: basic("alice:wonderland") } }],
+    ] as const) {
+      const response = await call(path, init, locked);
+      expect(response.status, path).toBe(401);
+      challenges.add(response.headers.get("www-authenticate"));
+      bodies.add(await response.text());
+    }
+    expect([...challenges]).toEqual([LOCKED_CHALLENGE]);
+    expect(bodies.size).toBe(1);
+    expect(net.seen).toEqual([]);
+  });
+
+  it("decides the policy only after the login", async () => {
+    const login = await call(
+      "/v2/auth",
+      { headers: { authorization: basic("alice:wonderland") } },
+      locked,
+    );
+    const { token } = (await login.json()) as { token: string };
+    const headers = { authorization: `Bearer ${token}` };
+    expect((await call("/v2/nginx/manifests/latest", { headers }, locked)).status).toBe(200);
+    const refused = await call("/v2/someone/else/manifests/latest", { headers }, locked);
+    expect(refused.status).toBe(403);
+    expect((await errorOf(refused)).code).toBe("DENIED");
+  });
+
+  it("shows how to log in on its help page, and nothing of UPSTREAMS", async () => {
+    const page = await (await call("/", {}, locked)).text();
+    expect(page).toContain("docker login docker.example.com");
+    expect(page).not.toMatch(/corp\.internal|internal/);
+  });
+});
+
+describe("owner credentials under a rate limit", () => {
+  const owner = {
+    PROXY_USERS: "alice:wonderland",
+    UPSTREAM_CREDENTIALS: JSON.stringify({ docker: ["owner:hub-token-1", "spare:hub-token-2"] }),
+  };
+
+  it.each(["0.000000001", "0", "-1", "1e-9", "Wed, 21 Oct 2015 07:28:00 GMT", "soon"])(
+    "tries each pair at most once per client request, whatever Retry-After says (%s)",
+    async (retryAfter) => {
+      const login = await call(
+        "/v2/auth",
+        { headers: { authorization: basic("alice:wonderland") } },
+        owner,
+      );
+      const headers = {
+        authorization: `Bearer ${((await login.json()) as { token: string }).token}`,
+      };
+      net.on(HUB, (request, url) =>
+        url.pathname === "/v2/"
+          ? new Response("{}", {
+              status: 401,
+              headers: {
+                "www-authenticate": `Bearer realm="https://${HUB_AUTH}/token",service="registry.docker.io"`,
+              },
+            })
+          : new Response("slow down", { status: 429, headers: { "retry-after": retryAfter } }),
+      );
+      const response = await call("/v2/nginx/manifests/latest", { headers }, owner);
+      expect(response.status).toBe(429);
+      expect(net.to(HUB, /manifests/)).toHaveLength(2);
+      // The next request finds both pairs resting: it tries one, once.
+      await call("/v2/nginx/manifests/latest", { headers }, owner);
+      expect(net.to(HUB, /manifests/)).toHaveLength(3);
+    },
+  );
+});
+
+describe("nothing private in errors and pages", () => {
+  it("names the variable and the kind of problem, never a value", async () => {
+    const response = await call(
+      "/v2/",
+      {},
+      {
+        UPSTREAM_CREDENTIALS: '{"hubuser:dckr_pat_SECRET": ["x"]}',
+        PROXY_USERS: "alice:wonderland,alice:hunter2,nocolon",
+        UPSTREAMS:
+          '{"internal":"ftp://registry.corp.internal:5000/x","Bad Route":"https://secret-host.corp"}',
+        DEFAULT_ROUTE: "internal-secret-route",
+        ALLOW: "docker.io/SECRET<glob>",
+      },
+    );
+    expect(response.status).toBe(500);
+    const text = await response.text();
+    expect(JSON.parse(text).errors[0].detail.length).toBeGreaterThanOrEqual(5);
+    for (const secret of [
+      "dckr_pat",
+      "hubuser",
+      "hunter2",
+      "wonderland",
+      "alice",
+      "nocolon",
+      "corp",
+      "internal",
+      "Bad Route",
+      "SECRET",
+    ]) {
+      expect(text, secret).not.toContain(secret);
+    }
+  });
+
+  it("marks every answer nosniff with a restrictive CSP, upstream HTML included", async () => {
+    net.on(HUB, (request, url) =>
+      url.pathname === "/v2/"
+        ? new Response("{}")
+        : new Response("<script>alert(1)</script>", { headers: { "content-type": "text/html" } }),
+    );
+    for (const path of ["/v2/nginx/tags/list", "/v2/", "/v2/nope/../x", "/"]) {
+      const response = await call(path);
+      expect(response.headers.get("x-content-type-options"), path).toBe("nosniff");
+      expect(response.headers.get("content-security-policy"), path).toMatch(/default-src 'none'/);
+    }
+    const html = await call("/v2/nginx/tags/list");
+    expect(html.headers.get("content-type")).toBe("text/html");
+    expect(html.headers.get("content-security-policy")).toContain("sandbox");
   });
 });

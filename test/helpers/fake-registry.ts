@@ -200,7 +200,8 @@ export function fakeRegistry(net: FakeNet, options: FakeRegistryOptions): void {
       };
       return new Response(request.method === "HEAD" ? null : image.manifest, { headers });
     }
-    if (!blobs.has(ref))
+    // Like a real registry, a repository serves only its own blobs (the CDN serves any by digest).
+    if (image.blobDigest !== ref)
       return Response.json(
         { errors: [{ code: "BLOB_UNKNOWN", message: "blob unknown" }] },
         { status: 404 },
