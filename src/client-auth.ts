@@ -17,7 +17,7 @@ import { isLocked } from "./config";
 import { unauthorized } from "./errors";
 import type { Grant } from "./forward";
 import type { Isolate } from "./isolate";
-import { verifyProxyToken } from "./login";
+import { checkLogin, verifyProxyToken } from "./login";
 import type { RepositoryTarget, Target } from "./routing";
 import { pullScope } from "./scope";
 import { unsealToken } from "./sealed-token";
@@ -53,7 +53,11 @@ export function proxyChallenge(
  * the policy, and contacts no upstream.
  */
 export async function requireLogin(isolate: Isolate, request: Request, url: URL): Promise<string> {
-  const user = await verifyProxyToken(isolate.config, request.headers.get("authorization"));
+  const authorization = request.headers.get("authorization");
+  const user =
+    (await verifyProxyToken(isolate.config, authorization)) ??
+    // Docker's v1 search sends the stored login itself, as Basic, rather than a token.
+    (url.pathname.startsWith("/v1/") ? await checkLogin(isolate.config, authorization) : undefined);
   if (user) return user;
   throw unauthorized(proxyChallenge(url, undefined), "log in to this proxy (docker login)");
 }

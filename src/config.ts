@@ -257,7 +257,9 @@ function applyUpstreams(raw: string | undefined, problems: string[]): Upstream[]
         problems.push(`${where}: a built-in route keeps its registry name`);
         return;
       }
-      upstreams[builtinIndex] = { ...builtin, url };
+      // Moved, Docker Hub's search goes where its registry went.
+      const searchUrl = builtin.searchUrl && `${url}/v1/search`;
+      upstreams[builtinIndex] = { ...builtin, url, ...(searchUrl ? { searchUrl } : {}) };
       return;
     }
 

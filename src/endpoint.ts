@@ -8,6 +8,7 @@ export type Endpoint =
   | { kind: "help" }
   | { kind: "ping" }
   | { kind: "token" }
+  | { kind: "search" }
   | { kind: "manifest"; name: string; reference: string }
   | { kind: "blob"; name: string; digest: string }
   | { kind: "tags"; name: string }
@@ -31,6 +32,7 @@ export function parseEndpoint(pathname: string): Endpoint {
   if (pathname === "/" || pathname === "") return { kind: "help" };
   if (pathname === "/v2" || pathname === "/v2/") return { kind: "ping" };
   if (pathname === "/v2/auth") return { kind: "token" };
+  if (pathname === "/v1/search") return { kind: "search" };
 
   if (pathname.startsWith("/v2/")) {
     if (/\/blobs\/uploads(?:\/|$)/.test(pathname)) {

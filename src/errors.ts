@@ -18,6 +18,9 @@ const STATUS = {
   // Not in the spec's table, used by distribution/registry and understood by clients.
   NOT_FOUND: 404,
   RANGE_INVALID: 416,
+  // The proxy's own: a query parameter or form field it cannot take, and a request body too big.
+  PARAMETER_INVALID: 400,
+  REQUEST_TOO_LARGE: 413,
   /** The upstream failed or could not be reached (bad gateway); a timeout says 504 itself. */
   UNAVAILABLE: 502,
   UNKNOWN: 500,

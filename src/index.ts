@@ -9,6 +9,7 @@ import { isolateFor, type Isolate } from "./isolate";
 import { logProblem, logRequest, Trace } from "./log";
 import { servePing } from "./ping";
 import { serveRepository } from "./repository";
+import { serveSearch } from "./search";
 import { serveToken } from "./token-endpoint";
 
 /** Vars (config.ts) and the optional bindings. */
@@ -71,6 +72,8 @@ async function handle(
       return servePing(isolate, request, url, trace);
     case "token":
       return serveToken(isolate, request, url, trace);
+    case "search":
+      return serveSearch(isolate, url, trace);
     default: {
       const platform = {
         bucket: env.CACHE_BUCKET,

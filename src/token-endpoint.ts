@@ -124,20 +124,11 @@ async function readTokenRequest(request: Request, url: URL): Promise<TokenReques
   // containerd's OAuth2 form (grant_type=password); containerd falls back to GET on a 400.
   const text = await readCapped(request.body, MAX_FORM_BODY);
   if (text === undefined) {
-    throw new RegistryError("UNSUPPORTED", "token request form too large", undefined, {
-      status: 413,
-    });
+    throw new RegistryError("REQUEST_TOO_LARGE", "token request form too large");
   }
   const form = new URLSearchParams(text);
   if (form.get("grant_type") !== "password") {
-    throw new RegistryError(
-      "UNSUPPORTED",
-      "only grant_type=password is supported; use GET",
-      undefined,
-      {
-        status: 400,
-      },
-    );
+    throw new RegistryError("PARAMETER_INVALID", "only grant_type=password is supported; use GET");
   }
   const username = form.get("username");
   return {

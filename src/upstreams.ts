@@ -12,6 +12,8 @@ export interface Upstream {
   readonly url: string;
   /** Docker Hub: a one-component repository name means `library/<name>`. */
   readonly libraryPrefix: boolean;
+  /** Where `docker search` goes (Docker's v1 search API); only Docker Hub has one. */
+  readonly searchUrl?: string;
 }
 
 type Entry = [route: string, name: string, url: string, extra?: Partial<Upstream>];
@@ -21,7 +23,11 @@ const ENTRIES: Entry[] = [
     "docker",
     "docker.io",
     "https://registry-1.docker.io",
-    { aliases: ["registry-1.docker.io", "index.docker.io"], libraryPrefix: true },
+    {
+      aliases: ["registry-1.docker.io", "index.docker.io"],
+      libraryPrefix: true,
+      searchUrl: "https://index.docker.io/v1/search",
+    },
   ],
   ["quay", "quay.io", "https://quay.io"],
   ["gcr", "gcr.io", "https://gcr.io"],
@@ -43,4 +49,5 @@ export const BUILTIN_UPSTREAMS: readonly Upstream[] = ENTRIES.map(([route, name,
   url,
   aliases: extra?.aliases ?? [],
   libraryPrefix: extra?.libraryPrefix ?? false,
+  ...(extra?.searchUrl ? { searchUrl: extra.searchUrl } : {}),
 }));
