@@ -1325,7 +1325,7 @@ const TOKENS: Case[] = [
     url: "/v2/auth",
     init: () => form(`grant_type=password&x=${junk(70 * 1024)}`),
     status: 413,
-    code: "UNSUPPORTED",
+    code: "REQUEST_TOO_LARGE",
   },
   {
     name: "POST endless streamed body (stopped at 64 KiB)",
@@ -1355,7 +1355,7 @@ const TOKENS: Case[] = [
     url: "/v2/auth",
     init: () => form(""),
     status: 400,
-    code: "UNSUPPORTED",
+    code: "PARAMETER_INVALID",
   },
   {
     name: "POST grant_type=refresh_token",
@@ -1514,7 +1514,7 @@ const METHOD_CASES: Case[] = [
     METHODS.map((method): Case => {
       const base = { name: `${method} ${label}`, url: path, init: { method } };
       if (path === "/v2/auth" && method === "POST") {
-        return { ...base, status: 400, code: "UNSUPPORTED" }; // the token form, empty: no grant_type
+        return { ...base, status: 400, code: "PARAMETER_INVALID" }; // the token form, empty: no grant_type
       }
       if (path.includes("/uploads/")) return { ...base, status: 405, code: "UNSUPPORTED" };
       return {
