@@ -7,7 +7,7 @@
  */
 
 import { accepts } from "./accept";
-import type { ContentKind, ContentStore } from "./content-store";
+import { partitionOf, type ContentKind, type ContentStore } from "./content-store";
 import { RegistryError } from "./errors";
 import { requestedDigest, type Forward, type Grant } from "./forward";
 import type { RepositoryEndpoint } from "./endpoint";
@@ -31,7 +31,7 @@ export interface CacheRequest {
 
 /** One request's view of the store. */
 interface View extends CacheRequest {
-  /** Whose content: the registry's name, apart for what the owner's credentials pulled. */
+  /** Whose content (content-store.ts `partitionOf`). */
   readonly partition: string;
   /** Only the shared access's pulls are stored, and only they record links and tags. */
   readonly storable: boolean;
@@ -47,10 +47,7 @@ export async function serveThroughCache(request: CacheRequest): Promise<Response
   const { grant, target, endpoint } = request;
   const view: View = {
     ...request,
-    partition:
-      grant.kind === "shared" && grant.credentials.length
-        ? `${target.upstream.name}+credentials`
-        : target.upstream.name,
+    partition: partitionOf(target.upstream, grant),
     storable: grant.kind === "shared",
   };
   const digest = requestedDigest(endpoint);

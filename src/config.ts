@@ -6,6 +6,7 @@
 
 import { parseCredential, type Credential } from "./basic-auth";
 import { parseHttpUrl } from "./http-url";
+import { parseImageReference } from "./image-reference";
 import { BUILTIN_UPSTREAMS, type Upstream } from "./upstreams";
 
 /** The vars this module reads; every one is optional (see wrangler.toml for each). */
@@ -34,6 +35,20 @@ export interface ConfigVars {
   UPSTREAM_CREDENTIALS_PUBLIC?: string;
   /** `true` to put the client's IP address in each request's log line. */
   LOG_CLIENT_IP?: string;
+  /** Images the Cron Trigger keeps warm: references, comma- or newline-separated, each optionally followed by platforms. */
+  PREWARM?: string;
+  /** Upstream requests one warm-up run may make (the plan's subrequest limit, with room to spare). Default 40. */
+  PREWARM_SUBREQUESTS?: string;
+}
+
+/** One image the Cron Trigger keeps warm. */
+export interface PrewarmImage {
+  readonly upstream: Upstream;
+  readonly repository: string;
+  /** The tag or digest to resolve. */
+  readonly reference: string;
+  /** `os/arch[/variant]` of an index to keep; empty means every platform. */
+  readonly platforms: readonly string[];
 }
 
 /** The validated configuration. */
@@ -58,6 +73,8 @@ export interface Config {
   /** Route name → pairs the proxy pulls with for clients that sent none. */
   readonly upstreamCredentials: ReadonlyMap<string, readonly Credential[]>;
   readonly logClientIp: boolean;
+  readonly prewarm: readonly PrewarmImage[];
+  readonly prewarmSubrequests: number;
 }
 
 /** A configuration the Worker cannot run with. */
@@ -137,6 +154,15 @@ export function parseConfig(env: ConfigVars): Config {
     );
   }
 
+  const prewarm = parsePrewarm(env.PREWARM, byName, problems);
+  const prewarmSubrequests = parseInteger(
+    "PREWARM_SUBREQUESTS",
+    env.PREWARM_SUBREQUESTS,
+    40,
+    [10, 10_000],
+    problems,
+  );
+
   if (problems.length || !defaultUpstream) throw new ConfigError(problems);
   return {
     upstreams,
@@ -152,7 +178,44 @@ export function parseConfig(env: ConfigVars): Config {
     block,
     upstreamCredentials,
     logClientIp: env.LOG_CLIENT_IP?.trim() === "true",
+    prewarm,
+    prewarmSubrequests,
   };
+}
+
+const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/;
+
+/** `docker.io/library/nginx:1.27 linux/amd64 linux/arm64, ghcr.io/org/app:v1`. */
+function parsePrewarm(
+  raw: string | undefined,
+  byName: ReadonlyMap<string, Upstream>,
+  problems: string[],
+): PrewarmImage[] {
+  if (!raw?.trim()) return [];
+  const entries = raw
+    .split(/[,\n]/)
+    .map((e) => e.trim())
+    .filter(Boolean);
+  return entries.flatMap((entry, index) => {
+    const where = `PREWARM: entry ${index + 1}`;
+    const [text, ...platforms] = entry.split(/\s+/) as [string, ...string[]];
+    const reference = parseImageReference(text);
+    const upstream = reference && byName.get(reference.registry);
+    if (!reference) {
+      problems.push(`${where} is not an image reference`);
+    } else if (!upstream) {
+      problems.push(`${where} names a registry that is not an upstream of this proxy`);
+    } else if (!platforms.every((p) => PLATFORM.test(p))) {
+      problems.push(`${where}: platforms are written os/arch or os/arch/variant`);
+    } else {
+      const repository =
+        upstream.libraryPrefix && !reference.repository.includes("/")
+          ? `library/${reference.repository}`
+          : reference.repository;
+      return [{ upstream, repository, reference: reference.digest ?? reference.tag!, platforms }];
+    }
+    return [];
+  });
 }
 
 /** `user:password,user2:password2`. */

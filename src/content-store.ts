@@ -5,11 +5,23 @@
  */
 
 import { verifyingStream } from "./digest";
+import type { Grant } from "./forward";
 import { logProblem } from "./log";
 import { parseRange } from "./range";
 import { isValidDigest } from "./reference";
+import type { Upstream } from "./upstreams";
 
 export type ContentKind = "blobs" | "manifests";
+
+/**
+ * Whose content a pull may read and write: the registry's, shared by everyone the proxy serves,
+ * or, for what the owner's credentials pulled (possibly private to the owner), a partition apart.
+ */
+export function partitionOf(upstream: Upstream, grant: Grant): string {
+  return grant.kind === "shared" && grant.credentials.length
+    ? `${upstream.name}+credentials`
+    : upstream.name;
+}
 
 /** Without R2, bodies up to this size are hashed as they stream and kept in the Cache API; hashing more costs more CPU than the free plan's 10 ms. */
 export const VERIFY_LIMIT = 4 * 1024 * 1024;
@@ -28,8 +40,11 @@ const LINK_TTL = "public, max-age=86400";
 export interface StoreOptions {
   /** CACHE_NAMESPACE: the first component of every key. */
   namespace: string;
-  /** Names the Cache API keys (the Cache API works on custom domains only; on workers.dev it stores nothing). */
-  origin: string;
+  /**
+   * Names the Cache API keys (the Cache API works on custom domains only; on workers.dev it
+   * stores nothing). Undefined: R2 only (the Cron Trigger's warm-up, which has no domain).
+   */
+  origin: string | undefined;
   bucket: R2Bucket | undefined;
   /** Largest object stored (CACHE_MAX_OBJECT_MB). */
   maxObjectBytes: number;
@@ -56,7 +71,7 @@ export class ContentStore {
   ): Promise<Response | undefined> {
     const key = this.contentKey(partition, kind, digest);
     const { range, method } = request;
-    const cached = await this.matchVerified(key, range);
+    const cached = this.options.origin ? await this.matchVerified(key, range) : undefined;
     // An unsatisfiable range is the upstream's to answer, in its own words.
     if (cached && cached.status !== 416) return cached;
     await cached?.body?.cancel();
@@ -111,7 +126,9 @@ export class ContentStore {
   /** The digest a tag pointed at when the proxy last pulled it, if remembered. */
   async readTag(partition: string, repository: string, tag: string): Promise<string | undefined> {
     const key = this.tagKey(partition, repository, tag);
-    const cached = await attempt(() => caches.default.match(this.cacheUrl(key)));
+    const cached = this.options.origin
+      ? await attempt(() => caches.default.match(this.cacheUrl(key)))
+      : undefined;
     const text = cached
       ? await attempt(() => cached.text())
       : await attempt(async () => (await this.options.bucket?.get(key))?.text());
@@ -149,6 +166,51 @@ export class ContentStore {
   writeLink(partition: string, repository: string, kind: ContentKind, digest: string): void {
     const url = this.cacheUrl(this.linkKey(partition, repository, kind, digest));
     this.options.waitUntil(attempt(() => caches.default.put(url, textResponse("1", LINK_TTL))));
+  }
+
+  /** True when R2 holds the content. */
+  async inBucket(partition: string, kind: ContentKind, digest: string): Promise<boolean> {
+    const key = this.contentKey(partition, kind, digest);
+    return (await attempt(async () => this.options.bucket?.head(key))) != null;
+  }
+
+  /** The bytes of a small object R2 holds (up to `limit`), for reading a stored manifest. */
+  async readBucket(
+    partition: string,
+    kind: ContentKind,
+    digest: string,
+    limit: number,
+  ): Promise<Uint8Array | undefined> {
+    const key = this.contentKey(partition, kind, digest);
+    const object = await attempt(async () => this.options.bucket?.get(key));
+    if (!object || object.size > limit) {
+      await object?.body.cancel();
+      return undefined;
+    }
+    return attempt(async () => new Uint8Array(await object.arrayBuffer()));
+  }
+
+  /**
+   * Puts content straight into R2 and waits for it: R2 checks the sha256, so a short or wrong
+   * body is refused. False when it is not stored (no bucket, not sha256, too big, refused).
+   */
+  async putBucket(
+    partition: string,
+    kind: ContentKind,
+    digest: string,
+    body: ReadableStream<Uint8Array> | Uint8Array,
+    contentType: string,
+  ): Promise<boolean> {
+    const { bucket } = this.options;
+    if (!bucket || !digest.startsWith("sha256:")) return false;
+    const key = this.contentKey(partition, kind, digest);
+    const stored = await attempt(() =>
+      bucket.put(key, body, {
+        sha256: digest.slice("sha256:".length),
+        httpMetadata: { contentType },
+      }),
+    );
+    return stored != null;
   }
 
   /**

@@ -24,6 +24,14 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Docker Hub needs one hop (registry → CDN), registry.k8s.io three (→ Artifact Registry → download); more is a loop. */
 const MAX_REDIRECTS = 5;
 
+/** Every fetch this isolate made upstream, redirect hops included (the warm-up keeps count of its own). */
+let fetches = 0;
+
+/** How many upstream fetches this isolate has made so far. */
+export function upstreamFetchCount(): number {
+  return fetches;
+}
+
 /**
  * Picks the headers of a client request that may be forwarded to the upstream registry. A Range
  * goes only in the single-range form clients resume with; anything else is dropped.
@@ -65,6 +73,7 @@ export async function fetchUpstream(url: string, init: UpstreamInit): Promise<Re
   let redirected = false;
   try {
     for (let hop = 0; ; hop++) {
+      fetches++;
       let response = await fetch(current, {
         method: init.method,
         headers,
@@ -80,6 +89,7 @@ export async function fetchUpstream(url: string, init: UpstreamInit): Promise<Re
           await response.body?.cancel();
           headers = new Headers(headers);
           headers.set("authorization", authorization);
+          fetches++;
           response = await fetch(current, {
             method: init.method,
             headers,

@@ -8,6 +8,7 @@ import { helpPage } from "./help";
 import { isolateFor, type Isolate } from "./isolate";
 import { logProblem, logRequest, Trace } from "./log";
 import { servePing } from "./ping";
+import { prewarm } from "./prewarm";
 import { serveRepository } from "./repository";
 import { serveSearch } from "./search";
 import { serveToken } from "./token-endpoint";
@@ -47,6 +48,11 @@ export default {
       env.METRICS,
     );
     return response;
+  },
+
+  /** The Cron Trigger (wrangler.toml `[triggers]`): the warm-up of PREWARM. */
+  async scheduled(_controller, env, ctx): Promise<void> {
+    ctx.waitUntil(prewarm(isolateFor(env), env.CACHE_BUCKET));
   },
 } satisfies ExportedHandler<Bindings>;
 
