@@ -2,7 +2,8 @@
 // regional Artifact Registry and to the blob bucket.
 import { describe, expect, it } from "vitest";
 import { AR, K8S, K8S_BUCKET, registryK8s } from "../replicas/k8s";
-import { Client, explain, target } from "./client";
+import { ACCEPT, Client, explain, target } from "./client";
+import { MediaType } from "../replicas/content";
 import { expectImage, registrySuite, useReplica } from "./suite";
 
 registrySuite("registry.k8s.io", (world) => registryK8s(world));
@@ -70,6 +71,16 @@ describe("registry.k8s.io with a tokenless AR: the redirect paths alone", () => 
     expect(
       ctx.world.net.to(K8S_BUCKET).every((s) => s.url.includes("/containers/images/sha256:")),
     ).toBe(true);
+  });
+
+  it("the client's Accept survives archeio's 307 to Artifact Registry", async () => {
+    const client = new Client(ctx.env, target(ctx.replica, "pause", "host"));
+    await client.login();
+    const response = await client.manifest("3.10");
+    const seen = ctx.world.net.to(AR, /\/manifests\//).map((s) => s.headers.accept ?? "(none)");
+    expect(seen, "Accept as Artifact Registry received it").toEqual([ACCEPT.all]);
+    expect(response.status, await explain(response)).toBe(200);
+    expect(response.headers.get("content-type")).toBe(MediaType.dockerList);
   });
 
   it("tags/list?n=2 loses its query on archeio's 307: every tag comes back at once", async () => {
