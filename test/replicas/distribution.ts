@@ -1,6 +1,6 @@
 /**
  * What most registries share (they run distribution/distribution or copy its behaviour): stored
- * repositories, manifest negotiation by Accept, OCI error bodies, tags/list paging and byte serving.
+ * repositories, manifest negotiation by Accept, OCI error bodies and tags/list paging.
  * Each replica picks the rules its registry follows and adds its own quirks around them.
  */
 
@@ -234,38 +234,6 @@ export function tagsList(repository: Repository, url: URL, options: PagingOption
   }
   const body = { name: repository.name, tags: page, ...(options.extra?.(page) ?? {}) };
   return new Response(JSON.stringify(body), { headers });
-}
-
-/** Serves bytes with `Range: bytes=N-` / `N-M` (206) as registries and CDNs do; HEAD without body. */
-export function bytesResponse(
-  request: Request,
-  bytes: Uint8Array,
-  headers: Record<string, string>,
-): Response {
-  const base = { "accept-ranges": "bytes", ...headers };
-  const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.get("range") ?? "");
-  if (range) {
-    const start = Number(range[1]);
-    const end = Math.min(range[2] ? Number(range[2]) : bytes.length - 1, bytes.length - 1);
-    if (start >= bytes.length) {
-      return new Response(null, {
-        status: 416,
-        headers: { ...base, "content-range": `bytes */${bytes.length}` },
-      });
-    }
-    const part = bytes.slice(start, end + 1);
-    return new Response(request.method === "HEAD" ? null : part, {
-      status: 206,
-      headers: {
-        ...base,
-        "content-range": `bytes ${start}-${end}/${bytes.length}`,
-        "content-length": String(part.length),
-      },
-    });
-  }
-  return new Response(request.method === "HEAD" ? null : bytes, {
-    headers: { ...base, "content-length": String(bytes.length) },
-  });
 }
 
 /** Splits a registry API path into repository, endpoint and reference. */

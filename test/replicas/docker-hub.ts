@@ -3,8 +3,9 @@
  * (auth.ipv6.docker.com for IPv6 clients), and the three blob storage hosts it redirects to.
  */
 
+import { serveBytes } from "../helpers/fake-registry";
 import { buildImage, LINUX_AMD64, LINUX_ARM64, type Content } from "./content";
-import { bearer, Catalog, ociError, bytesResponse } from "./distribution";
+import { bearer, Catalog, ociError } from "./distribution";
 import {
   blobsOf,
   expectFrom,
@@ -218,7 +219,7 @@ export async function dockerHub(
       if (!blob) return xmlError(404, "NoSuchKey", "The specified key does not exist.");
       const refused = check(request, url);
       if (refused) return refused;
-      return bytesResponse(request, blob.bytes, {
+      return serveBytes(request, blob.bytes, {
         "content-type": "application/octet-stream",
         // registries.md §1 "Range on the CDN target" [T]
         "cache-control": "public, max-age=14400",

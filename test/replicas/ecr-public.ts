@@ -1,7 +1,8 @@
 /** public.ecr.aws replica (registries.md §7): registry and token endpoint on public.ecr.aws, blobs behind CloudFront. */
 
+import { serveBytes } from "../helpers/fake-registry";
 import { buildImage, LINUX_AMD64, LINUX_ARM64 } from "./content";
-import { bearer, bytesResponse, Catalog, ociError } from "./distribution";
+import { bearer, Catalog, ociError } from "./distribution";
 import {
   blobsOf,
   expectFrom,
@@ -102,7 +103,7 @@ export async function ecrPublic(world: World): Promise<Replica> {
     if (!blob) return xmlError(403, "AccessDenied", "Access Denied");
     // unknown in registries.md: whether it rejects Authorization (assumed not).
     // registries.md §7 "Range honoured: bytes=0-0 → 206" [T]; server AmazonS3, x-cache [T].
-    return bytesResponse(request, blob.bytes, {
+    return serveBytes(request, blob.bytes, {
       "content-type": "application/octet-stream",
       server: "AmazonS3",
       "x-cache": "Hit from cloudfront",

@@ -1,7 +1,8 @@
 /** gcr.io replica (registries.md §3): registry and token endpoint on gcr.io, blobs in a public GCS bucket. */
 
+import { serveBytes } from "../helpers/fake-registry";
 import { buildImage, LINUX_AMD64, LINUX_ARM64 } from "./content";
-import { bearer, bytesResponse, Catalog, ociError } from "./distribution";
+import { bearer, Catalog, ociError } from "./distribution";
 import {
   blobsOf,
   expectFrom,
@@ -135,7 +136,7 @@ export async function gcr(world: World): Promise<Replica> {
       return xmlError(401, "AuthenticationRequired", "Invalid Credentials");
     }
     // unknown in registries.md: Range on GCS; assumed honoured, as GCS does.
-    return bytesResponse(request, blob.bytes, {
+    return serveBytes(request, blob.bytes, {
       "content-type": "application/octet-stream",
       "x-goog-storage-class": "MULTI_REGIONAL",
     });

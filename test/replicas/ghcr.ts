@@ -1,7 +1,8 @@
 /** ghcr.io replica (registries.md §6): registry and token server on ghcr.io, blobs on an Azure SAS host. */
 
+import { serveBytes } from "../helpers/fake-registry";
 import { buildImage, LINUX_AMD64, LINUX_ARM64 } from "./content";
-import { bearer, bytesResponse, Catalog } from "./distribution";
+import { bearer, Catalog } from "./distribution";
 import {
   blobsOf,
   expectFrom,
@@ -140,7 +141,7 @@ export async function ghcr(world: World): Promise<Replica> {
       return xmlError(403, "AuthenticationFailed", "Signature did not match.");
     }
     // unknown in registries.md: Range on the SAS host; assumed honoured, as Azure Blob does.
-    return bytesResponse(request, blob.bytes, {
+    return serveBytes(request, blob.bytes, {
       "content-type": "application/octet-stream",
       "x-ms-blob-type": "BlockBlob",
     });

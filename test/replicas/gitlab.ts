@@ -1,7 +1,8 @@
 /** registry.gitlab.com replica (registries.md §10): registry, token server on gitlab.com, a signed Google CDN. */
 
+import { serveBytes } from "../helpers/fake-registry";
 import { buildImage, LINUX_AMD64, LINUX_ARM64 } from "./content";
-import { bearer, bytesResponse, Catalog, ociError } from "./distribution";
+import { bearer, Catalog, ociError } from "./distribution";
 import {
   blobsOf,
   expectFrom,
@@ -128,7 +129,7 @@ export async function gitlab(world: World): Promise<Replica> {
     }
     // unknown in registries.md: whether the CDN rejects Authorization (assumed not) and Range
     // (assumed honoured, as Google Cloud CDN does).
-    return bytesResponse(request, blob.bytes, { "content-type": "application/octet-stream" });
+    return serveBytes(request, blob.bytes, { "content-type": "application/octet-stream" });
   });
 
   return {

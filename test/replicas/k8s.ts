@@ -4,8 +4,9 @@
  * CloudFront; and k8s.gcr.io (§4), which redirects everything to registry.k8s.io.
  */
 
+import { serveBytes } from "../helpers/fake-registry";
 import { buildImage, LINUX_AMD64, LINUX_ARM64, type Content } from "./content";
-import { bearer, bytesResponse, Catalog, ociError } from "./distribution";
+import { bearer, Catalog, ociError } from "./distribution";
 import {
   blobsOf,
   expectFrom,
@@ -140,7 +141,7 @@ export async function registryK8s(world: World, options: K8sOptions = {}): Promi
         // registries.md §5: the download "works without Authorization" [R].
         const blob = downloads.get(download[1]!);
         if (!blob) return ociError(404, "NOT_FOUND", "download not found");
-        return bytesResponse(request, blob.bytes, { "content-type": "application/octet-stream" });
+        return serveBytes(request, blob.bytes, { "content-type": "application/octet-stream" });
       }
       return undefined;
     },
@@ -184,7 +185,7 @@ export async function registryK8s(world: World, options: K8sOptions = {}): Promi
       return xmlError(400, "InvalidArgument", "Unsupported Authorization Type");
     }
     // registries.md §5 "The S3 and CloudFront URLs are unsigned" [R].
-    return bytesResponse(request, blob.bytes, {
+    return serveBytes(request, blob.bytes, {
       "content-type": "binary/octet-stream",
       server: "AmazonS3",
       "x-cache": "Hit from cloudfront",

@@ -1,7 +1,8 @@
 /** mcr.microsoft.com replica (registries.md §8): no auth at all, blobs on a regional data endpoint. */
 
+import { serveBytes } from "../helpers/fake-registry";
 import { buildImage, LINUX_AMD64, LINUX_ARM64 } from "./content";
-import { bytesResponse, Catalog, ociError } from "./distribution";
+import { Catalog, ociError } from "./distribution";
 import { blobsOf, expectFrom, hexOf, registryHandler, type Replica } from "./registry";
 import type { World } from "./world";
 
@@ -80,7 +81,7 @@ export async function mcr(
     if (!blob)
       return new Response("The resource you are looking for has been removed.", { status: 404 });
     // unknown in registries.md: signature and Authorization tolerance (assumed neither checked).
-    return bytesResponse(request, blob.bytes, {
+    return serveBytes(request, blob.bytes, {
       "content-type": "application/octet-stream",
       "x-azure-ref": "20261201T000000Z-r1abcdef",
     });

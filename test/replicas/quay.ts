@@ -1,7 +1,8 @@
 /** quay.io replica (registries.md §2): registry and token server on quay.io, blobs on a CDN or S3. */
 
+import { serveBytes } from "../helpers/fake-registry";
 import { buildImage, LINUX_AMD64, LINUX_ARM64, type Content } from "./content";
-import { bearer, bytesResponse, Catalog, ociError } from "./distribution";
+import { bearer, Catalog, ociError } from "./distribution";
 import {
   blobsOf,
   expectFrom,
@@ -168,7 +169,7 @@ export async function quay(world: World): Promise<Replica> {
       if (!blob) return xmlError(404, "NoSuchKey", "The specified key does not exist.");
       return (
         check(request, url) ??
-        bytesResponse(request, blob.bytes, { "content-type": "application/octet-stream" })
+        serveBytes(request, blob.bytes, { "content-type": "application/octet-stream" })
       );
     });
   // unknown in registries.md: whether the CloudFront variant rejects Authorization (assumed not);

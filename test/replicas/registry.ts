@@ -3,9 +3,9 @@
  * or a host-specific path, and leave every decision that differs between registries to the replica.
  */
 
+import { serveBytes } from "../helpers/fake-registry";
 import type { Content, Image, Manifest } from "./content";
 import {
-  bytesResponse,
   manifestResponse,
   negotiate,
   ociError,
@@ -72,7 +72,7 @@ export function registryHandler(spec: RegistrySpec) {
     if (!blob) return ociError(404, "BLOB_UNKNOWN", "blob unknown to registry", api.reference);
     return spec.blob
       ? spec.blob(request, blob, api.name)
-      : bytesResponse(request, blob.bytes, {
+      : serveBytes(request, blob.bytes, {
           "content-type": "application/octet-stream",
           "docker-content-digest": blob.digest,
           etag: `"${blob.digest}"`,
