@@ -100,12 +100,13 @@ export async function clientGrant(
 /**
  * An upstream's 401 challenge, for the client: a Basic-only upstream's passes as it is (the
  * client's Basic then goes to that upstream); anything else becomes the proxy's challenge for the
- * repository, keeping the upstream's `error`.
+ * repository.
  */
 export function rewriteChallenge(
   url: URL,
   target: RepositoryTarget,
   upstreamHeader: string | null,
+  grant: Grant,
 ): string {
   const bearer = findBearer(upstreamHeader);
   if (
@@ -118,6 +119,8 @@ export function rewriteChallenge(
   return proxyChallenge(url, target, {
     service: bearer?.params.service,
     scope: pullScope(target.repository),
-    error: bearer?.params.error,
+    // An `error` (invalid_token) is about the token the request carried: the client's own, or
+    // else the proxy's, which is none of the client's business.
+    error: grant.kind === "client" ? bearer?.params.error : undefined,
   });
 }

@@ -113,7 +113,10 @@ export class ContentStore {
       const verify = verifyingStream(digest, length);
       if (verify) {
         store = (body) =>
-          this.putVerified(key, new Response(body.pipeThrough(verify), { headers }));
+          this.putVerified(
+            key,
+            new Response(withLength(body.pipeThrough(verify), length), { headers }),
+          );
       }
     }
     if (!store) return response;
@@ -273,7 +276,12 @@ export class ContentStore {
     const cacheHeaders = new Headers(headers);
     cacheHeaders.set("cache-control", IMMUTABLE);
     this.options.waitUntil(
-      attempt(() => this.putVerified(key, new Response(toCache, { headers: cacheHeaders }))),
+      attempt(() =>
+        this.putVerified(
+          key,
+          new Response(withLength(toCache, object.size), { headers: cacheHeaders }),
+        ),
+      ),
     );
     return new Response(toClient, { headers });
   }
@@ -320,6 +328,14 @@ function objectHeaders(object: R2Object, digest: string, length: number): Header
     etag: `"${digest}"`,
     "accept-ranges": "bytes",
   });
+}
+
+/**
+ * A stream of known length: the Cache API keeps a streamed body's Content-Length only when the
+ * stream says how long it is (a FixedLengthStream, native, which also fails a short body).
+ */
+function withLength(body: ReadableStream<Uint8Array>, length: number): ReadableStream<Uint8Array> {
+  return body.pipeThrough(new FixedLengthStream(length));
 }
 
 function textResponse(text: string, cacheControl: string): Response {

@@ -4,8 +4,15 @@ import { RegistryError } from "./errors";
 import { parseHttpUrl } from "./http-url";
 import { usableRange } from "./range";
 
-/** What survives a redirect to another host: a presigned URL rejects the rest, and tokens must not leak. */
-const CROSS_HOST_HEADERS = [
+/**
+ * Client request headers an upstream may see: what the client asks for, never who it is (Host,
+ * Cookie, CF-*). They all survive a redirect to another host (registry.k8s.io sends manifest
+ * requests on to Artifact Registry, which negotiates `Accept` like a registry); Authorization is
+ * the auth layer's decision, and never leaves the host it was meant for.
+ */
+const FORWARDED_HEADERS = [
+  "accept",
+  "user-agent",
   "range",
   "if-none-match",
   "if-match",
@@ -13,12 +20,6 @@ const CROSS_HOST_HEADERS = [
   "if-unmodified-since",
   "if-range",
 ];
-
-/**
- * Client request headers an upstream registry may see. Everything else (Host, Cookie, CF-*) stays
- * here; Authorization is the auth layer's decision, not a copy.
- */
-const FORWARDED_HEADERS = ["accept", "user-agent", ...CROSS_HOST_HEADERS];
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Docker Hub needs one hop (registry → CDN), registry.k8s.io three (→ Artifact Registry → download); more is a loop. */
@@ -57,11 +58,13 @@ export interface UpstreamInit {
    * undefined to give the 401 back. Called at most once per hop.
    */
   hopAuthorization?: (challenge: string | null, url: URL) => Promise<string | undefined>;
+  /** A redirect whose Location has no query keeps the request's own (registry.k8s.io's tags/list). */
+  keepQuery?: boolean;
 }
 
 /**
  * Fetches `url`, following redirects inside the Worker with `redirect: "manual"`: on a hop to
- * another origin only Range and If-* headers go along (never Authorization). A refused or failed
+ * another origin Authorization stays behind. A refused or failed
  * connection answers 502, no headers in time 504. The body is never touched: it streams to
  * whoever reads it.
  */
@@ -105,8 +108,11 @@ export async function fetchUpstream(url: string, init: UpstreamInit): Promise<Re
       if (hop === MAX_REDIRECTS) throw badGateway("upstream redirected too many times", current);
       const next = parseHttpUrl(location, current);
       if (!next) throw badGateway("upstream redirected to a non-HTTP URL", current);
+      if (init.keepQuery && !next.search) next.search = current.search;
       if (next.origin !== current.origin) {
-        headers = crossHostHeaders(headers);
+        // A presigned URL refuses a second credential, and a token must not leak.
+        headers = new Headers(headers);
+        headers.delete("authorization");
         redirected = true;
       }
       current = next;
@@ -129,12 +135,4 @@ export async function fetchUpstream(url: string, init: UpstreamInit): Promise<Re
 
 function badGateway(message: string, url: URL): RegistryError {
   return new RegistryError("UNAVAILABLE", message, { host: url.host });
-}
-
-function crossHostHeaders(headers: Headers): Headers {
-  const kept = new Headers();
-  for (const [name, value] of headers) {
-    if (CROSS_HOST_HEADERS.includes(name)) kept.set(name, value);
-  }
-  return kept;
 }

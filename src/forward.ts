@@ -2,7 +2,7 @@
 
 import type { Credential } from "./basic-auth";
 import type { RepositoryEndpoint } from "./endpoint";
-import { unauthorized, type ErrorCode } from "./errors";
+import { RegistryError, unauthorized, type ErrorCode } from "./errors";
 import { fetchUpstream, forwardableHeaders } from "./fetch-upstream";
 import type { Isolate } from "./isolate";
 import type { Trace } from "./log";
@@ -84,21 +84,27 @@ export function forwarder(isolate: Isolate, request: RepositoryRequest, trace: T
     const url = upstreamUrl(request, endpoint);
     const started = Date.now();
     let credential = firstCredential;
+    let renewed = false;
     let response: Response;
-    let sentToken: boolean;
     for (;;) {
-      const authorization =
+      const { header, reused } =
         grant.kind === "client"
-          ? grant.authorization
-          : await isolate.auth.authorization(target.upstream, target.repository, credential);
-      sentToken = authorization !== null;
-      response = await send(isolate, request, url, method, authorization);
+          ? { header: grant.authorization, reused: false }
+          : await sharedAuthorization(isolate, request, credential);
+      response = await send(isolate, request, endpoint, url, method, header);
       // public.ecr.aws answers a blob HEAD 401 even with a valid token, while GET works (registries.md §7).
-      if (response.status === 401 && method === "HEAD" && endpoint.kind === "blob" && sentToken) {
+      if (response.status === 401 && method === "HEAD" && endpoint.kind === "blob" && header) {
         await response.body?.cancel();
         response = headFromRangedGet(
-          await send(isolate, request, url, "GET", authorization, "bytes=0-0"),
+          await send(isolate, request, endpoint, url, "GET", header, "bytes=0-0"),
         );
+      }
+      if (response.status === 401 && reused && !renewed) {
+        // A token it kept may have gone stale early (nvcr.io's, registries.md §9): once more, fresh.
+        await response.body?.cancel();
+        await isolate.auth.forget(target.upstream, target.repository, credential);
+        renewed = true;
+        continue;
       }
       const next =
         response.status === 429 && credential && attempt
@@ -112,13 +118,15 @@ export function forwarder(isolate: Isolate, request: RepositoryRequest, trace: T
 
     if (response.status === 401) {
       await response.body?.cancel();
-      // Not public (or the token went stale): the client must authenticate; start afresh next time.
-      if (grant.kind === "shared")
+      // Not public (or the client's own token is refused): the client must authenticate.
+      if (grant.kind === "shared") {
         await isolate.auth.forget(target.upstream, target.repository, credential);
+      }
       throw unauthorized(request.challenge(response.headers.get("www-authenticate")));
     }
-    if (response.status >= 400)
+    if (response.status >= 400) {
       throw await upstreamError(response, "upstream", NOT_FOUND_CODE[endpoint.kind]);
+    }
     return clientResponse(request, endpoint, response);
   };
 }
@@ -146,9 +154,30 @@ function upstreamPath(endpoint: RepositoryEndpoint, repository: string): string 
   }
 }
 
+/**
+ * The proxy's own `Authorization` for the repository. A realm that refuses the proxy a token for
+ * it (ghcr.io's 401 for a missing package, nvcr.io's 403 for a private one: registries.md §6, §9)
+ * means the repository is not open to the proxy's access: the client gets its challenge.
+ */
+async function sharedAuthorization(
+  isolate: Isolate,
+  { target, challenge }: RepositoryRequest,
+  credential: Credential | undefined,
+): Promise<{ header: string | null; reused: boolean }> {
+  try {
+    return await isolate.auth.authorization(target.upstream, target.repository, credential);
+  } catch (error) {
+    if (error instanceof RegistryError && error.code === "UNAUTHORIZED") {
+      throw unauthorized(challenge(null), "the upstream refused access to this repository");
+    }
+    throw error;
+  }
+}
+
 function send(
   isolate: Isolate,
   request: RepositoryRequest,
+  endpoint: RepositoryEndpoint,
   url: string,
   method: "GET" | "HEAD",
   authorization: string | null,
@@ -162,6 +191,8 @@ function send(
     headers,
     timeoutMs: isolate.config.timeoutMs,
     hopAuthorization: isolate.auth.hopAuthorization,
+    // registry.k8s.io drops the query on its 307 (registries.md §5); a tags list is never a signed URL.
+    keepQuery: endpoint.kind === "tags",
   });
 }
 

@@ -37,7 +37,7 @@ export async function serveRepository(
       target,
       headers: request.headers,
       grant,
-      challenge: (upstreamChallenge) => rewriteChallenge(url, target, upstreamChallenge),
+      challenge: (upstreamChallenge) => rewriteChallenge(url, target, upstreamChallenge, grant),
     },
     trace,
   );

@@ -107,22 +107,22 @@ export class UpstreamAuth {
   /**
    * The `Authorization` for the proxy's own pull of `repository`: the upstream's token for its
    * pull scope, anonymous or with the owner's `credential`, or the owner's Basic credentials for a
-   * Basic-only upstream, or nothing for an upstream without auth.
+   * Basic-only upstream, or nothing for an upstream without auth. `reused` says whether the token
+   * came from this isolate's memory rather than from the realm just now.
    */
   async authorization(
     upstream: Upstream,
     repository: string,
     credential: Credential | undefined,
-  ): Promise<string | null> {
+  ): Promise<{ header: string | null; reused: boolean }> {
     const scheme = await this.scheme(upstream);
-    if (scheme.kind === "none") return null;
+    if (scheme.kind === "none") return { header: null, reused: false };
     const basic = credential ? formatBasic(credential) : null;
-    if (scheme.kind === "basic") return basic;
-    const { token } = await this.token(scheme, {
-      scopes: [pullScope(repository)],
-      authorization: basic,
-    });
-    return `Bearer ${token}`;
+    if (scheme.kind === "basic") return { header: basic, reused: false };
+    const request = { scopes: [pullScope(repository)], authorization: basic };
+    const before = this.tokens.get(await this.tokenKey(scheme, basic, request.scopes));
+    const token = await this.token(scheme, request);
+    return { header: `Bearer ${token.token}`, reused: token === before };
   }
 
   /** Drops a token of the proxy's own that the upstream no longer accepts. */

@@ -7,7 +7,8 @@ import { expectImage, ociErrorOf, registrySuite, useReplica } from "./suite";
 registrySuite("registry.gitlab.com", (world) => gitlab(world));
 
 describe("registry.gitlab.com quirks", () => {
-  const ctx = useReplica((world) => gitlab(world));
+  // Clients bring their own credentials through an open proxy only with TOKEN_SECRET set.
+  const ctx = useReplica((world) => gitlab(world), { TOKEN_SECRET: "replica-token-secret-0123" });
 
   it("bogus Basic credentials: gitlab.com answers 401 even for a public project, so docker login fails", async () => {
     const client = new Client(ctx.env, target(ctx.replica, "gitlab-org/gitlab-runner", "host"));

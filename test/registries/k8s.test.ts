@@ -83,11 +83,11 @@ describe("registry.k8s.io with a tokenless AR: the redirect paths alone", () => 
     expect(response.headers.get("content-type")).toBe(MediaType.dockerList);
   });
 
-  it("tags/list?n=2 loses its query on archeio's 307: every tag comes back at once", async () => {
+  it("tags/list?n=2 keeps its query across archeio's 307, which drops it (registries.md §5)", async () => {
     const client = new Client(ctx.env, target(ctx.replica, "pause", "host"));
     const response = await client.request(client.url("tags/list", { n: "2" }));
     expect(response.status, await explain(response)).toBe(200);
     const upstream = ctx.world.net.to(AR, /\/tags\/list$/);
-    expect(upstream.map((s) => new URL(s.url).search)).toEqual([""]);
+    expect(upstream.map((s) => new URL(s.url).search)).toEqual(["?n=2"]);
   });
 });

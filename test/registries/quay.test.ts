@@ -8,7 +8,8 @@ import { expectImage, loggedIn, ociErrorOf, registrySuite, useReplica } from "./
 registrySuite("quay.io", (world) => quay(world));
 
 describe("quay.io quirks", () => {
-  const ctx = useReplica((world) => quay(world));
+  // Clients bring their own credentials through an open proxy only with TOKEN_SECRET set.
+  const ctx = useReplica((world) => quay(world), { TOKEN_SECRET: "replica-token-secret-0123" });
 
   it("quay's 401 ping (text/html, body `true`) reaches the client as the proxy's JSON challenge", async () => {
     const client = new Client(ctx.env, target(ctx.replica, "prometheus/node-exporter", "host"));

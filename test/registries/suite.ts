@@ -6,7 +6,6 @@
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Bindings } from "../../src/index";
-import { clearUpstreamAuthCache } from "../../src/upstream-auth";
 import { sha256 } from "../helpers/fake-registry";
 import { testEnv } from "../helpers/worker";
 import type { ManifestAnswer } from "../replicas/distribution";
@@ -34,7 +33,6 @@ export function useReplica<R extends Replica>(
 ): Context<R> {
   const ctx = {} as Context<R>;
   beforeEach(async () => {
-    clearUpstreamAuthCache();
     ctx.world = new World();
     ctx.replica = await build(ctx.world);
     if (ctx.replica.route !== "docker") await dockerHub(ctx.world);
