@@ -217,6 +217,8 @@ describe("token", () => {
   it.each([
     ["no JSON", () => new Response("<html>")],
     ["no token", () => Response.json({ expires_in: 300 })],
+    ["JSON null", () => new Response("null", { headers: { "content-type": "application/json" } })],
+    ["a JSON array", () => Response.json([])],
     ["a token that is not a string", () => Response.json({ token: 42 })],
     ["a body over 64 KiB", () => Response.json({ token: "a", pad: "x".repeat(65 * 1024) })],
   ])("refuses %s as 502", async (_, answer) => {
