@@ -10,10 +10,14 @@ export function accepts(accept: string | null, mediaType: string): boolean {
   if (!accept) return false;
   const wanted = mediaType.split(";", 1)[0]!.trim().toLowerCase();
   const type = wanted.split("/", 1)[0];
-  return accept.split(",").some((entry) => {
+  // The most specific range that matches decides (RFC 9110 §12.5.1): `x;q=0` beats `*/*`.
+  let best = { specificity: 0, q: 0 };
+  for (const entry of accept.split(",")) {
     const [range, ...params] = entry.split(";").map((part) => part.trim().toLowerCase());
+    const specificity = range === wanted ? 3 : range === `${type}/*` ? 2 : range === "*/*" ? 1 : 0;
+    if (specificity <= best.specificity) continue;
     const q = params.find((p) => p.startsWith("q="));
-    if (q && Number(q.slice(2)) === 0) return false;
-    return range === wanted || range === "*/*" || range === `${type}/*`;
-  });
+    best = { specificity, q: q ? Number(q.slice(2)) : 1 };
+  }
+  return best.q > 0;
 }

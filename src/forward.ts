@@ -78,12 +78,13 @@ export function forwarder(isolate: Isolate, request: RepositoryRequest, trace: T
     grant.kind === "shared" && grant.credentials.length
       ? isolate.rotation.attempt(target.upstream.route, grant.credentials)
       : undefined;
-  const firstCredential = attempt?.first();
+  // The pair in use: the first one, until a 429 moves the whole client request on to the next.
+  let current = attempt?.first();
 
   return async (endpoint, method) => {
     const url = upstreamUrl(request, endpoint);
     const started = Date.now();
-    let credential = firstCredential;
+    let credential = current;
     let renewed = false;
     let response: Response;
     for (;;) {
@@ -112,7 +113,7 @@ export function forwarder(isolate: Isolate, request: RepositoryRequest, trace: T
           : undefined;
       if (!next) break;
       await response.body?.cancel();
-      credential = next;
+      credential = current = next;
     }
     trace.upstream(response, Date.now() - started, credential && attempt?.indexOf(credential));
 

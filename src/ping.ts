@@ -25,9 +25,10 @@ export async function servePing(
   url: URL,
   trace: Trace,
 ): Promise<Response> {
-  if (isLocked(isolate.config)) return pingOk();
+  // On a locked proxy the gate already checked the login; an `ns` must still name an upstream.
   const target = requestTarget(isolate.config, url);
   trace.target = target;
+  if (isLocked(isolate.config)) return pingOk();
   const authorization = request.headers.get("authorization");
   if (authorization === `Bearer ${ANONYMOUS_TOKEN}`) return pingOk();
 

@@ -17,6 +17,16 @@ export const MIN_REST_S = 1;
 export const MAX_REST_S = 6 * 3600;
 
 /**
+ * The three HTTP-date formats a recipient must accept (RFC 9110 §5.6.7): IMF-fixdate, and the
+ * obsolete RFC 850 and asctime forms.
+ */
+const HTTP_DATE = [
+  /^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/,
+  /^[A-Za-z]{6,9}, \d{2}-[A-Za-z]{3}-\d{2} \d{2}:\d{2}:\d{2} GMT$/,
+  /^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/,
+];
+
+/**
  * Seconds to wait from a `Retry-After` value (RFC 9110 §10.2.3: delta-seconds, a non-negative
  * integer, or an HTTP-date), clamped to [MIN_REST_S, MAX_REST_S]; undefined when the value is
  * neither (fractions, signs, junk).
@@ -25,9 +35,10 @@ export function retryAfterSeconds(value: string | null, now = Date.now()): numbe
   if (value === null) return undefined;
   const text = value.trim();
   let seconds: number;
-  if (/^\d{1,10}$/.test(text)) {
-    seconds = Number(text);
-  } else if (/^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(text)) {
+  if (/^\d+$/.test(text)) {
+    // Any run of digits is delta-seconds, however long: it is clamped, never ignored.
+    seconds = text.length > 10 ? Infinity : Number(text);
+  } else if (HTTP_DATE.some((format) => format.test(text))) {
     const date = Date.parse(text);
     if (Number.isNaN(date)) return undefined;
     seconds = Math.ceil((date - now) / 1000);

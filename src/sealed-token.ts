@@ -9,7 +9,8 @@
 import { fromBase64, toBase64url } from "./base64";
 
 const PREFIX = "cfrp3.";
-const SEALED = /^bearer\s+cfrp3\.([A-Za-z0-9_-]{40,12000})$/i;
+/** Room for any token a realm may send (upstream-auth.ts reads at most 64 KiB of its answer). */
+const SEALED = /^bearer\s+cfrp3\.([A-Za-z0-9_-]{40,90000})$/i;
 const IV_BYTES = 12;
 
 /** What a sealed token holds. */

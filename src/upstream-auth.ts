@@ -188,12 +188,16 @@ async function schemeFromPing(response: Response): Promise<AuthScheme> {
 
 /** Reads `token` or `access_token`, `expires_in` and `issued_at` from a token response. */
 function parseTokenBody(text: string, now = Date.now()): UpstreamToken {
-  let body: Record<string, unknown>;
+  let parsed: unknown;
   try {
-    body = JSON.parse(text) as Record<string, unknown>;
+    parsed = JSON.parse(text);
   } catch {
     throw new RegistryError("UNAVAILABLE", "upstream token server sent no JSON");
   }
+  if (typeof parsed !== "object" || parsed === null) {
+    throw new RegistryError("UNAVAILABLE", "upstream token server sent no token");
+  }
+  const body = parsed as Record<string, unknown>;
   const token = body.token || body.access_token;
   if (typeof token !== "string" || !token) {
     throw new RegistryError("UNAVAILABLE", "upstream token server sent no token");

@@ -62,18 +62,28 @@ async function readMessage(upstream: Response): Promise<UpstreamMessage> {
     return {};
   }
   const text = await readCapped(upstream.body, MAX_ERROR_BODY);
-  let parsed: { errors?: Array<Record<string, unknown>>; details?: unknown; error?: unknown };
+  let parsed: unknown;
   try {
-    parsed = JSON.parse(text ?? "") as typeof parsed;
+    parsed = JSON.parse(text ?? "");
   } catch {
     return {};
   }
-  const first = Array.isArray(parsed.errors) ? parsed.errors[0] : undefined;
-  if (first && typeof first.message === "string") {
-    const code = typeof first.code === "string" && isErrorCode(first.code) ? first.code : undefined;
-    return { code, message: first.message.slice(0, 500), detail: first.detail ?? null };
+  if (typeof parsed !== "object" || parsed === null) return {};
+  const body = parsed as { errors?: unknown; details?: unknown; error?: unknown };
+  const first: unknown = Array.isArray(body.errors) ? body.errors[0] : undefined;
+  if (typeof first === "object" && first !== null) {
+    // The spec makes `message` optional; a known code says enough on its own.
+    const { code, message, detail } = first as Record<string, unknown>;
+    const known = typeof code === "string" && isErrorCode(code) ? code : undefined;
+    if (known || typeof message === "string") {
+      return {
+        code: known,
+        message: typeof message === "string" ? message.slice(0, 500) : undefined,
+        detail: detail ?? null,
+      };
+    }
   }
-  const message = parsed.details ?? parsed.error;
+  const message = body.details ?? body.error;
   return typeof message === "string" ? { message: message.slice(0, 200) } : {};
 }
 

@@ -119,9 +119,11 @@ describe("rewriteChallenge", () => {
   const url = new URL(`${PROXY}/v2/ghcr.io/org/tool/manifests/1`);
   const prefixed = resolveRepository(isolate().config, url, "ghcr.io/org/tool");
   const proxyRealm = `realm="${PROXY}/v2/auth?ns=ghcr.io"`;
+  const shared = { kind: "shared", credentials: [] } as const;
+  const client = { kind: "client", authorization: "Bearer t" } as const;
 
   it("passes a Basic-only upstream's challenge as it is", () => {
-    expect(rewriteChallenge(url, prefixed, 'Basic realm="Registry Realm"')).toBe(
+    expect(rewriteChallenge(url, prefixed, 'Basic realm="Registry Realm"', shared)).toBe(
       'Basic realm="Registry Realm"',
     );
   });
@@ -139,7 +141,13 @@ describe("rewriteChallenge", () => {
     ["", `Bearer ${proxyRealm},scope="repository:org/tool:pull"`],
     ["Negotiate", `Bearer ${proxyRealm},scope="repository:org/tool:pull"`],
   ])("makes %j the proxy's challenge for the repository", (upstream, rewritten) => {
-    expect(rewriteChallenge(url, prefixed, upstream)).toBe(rewritten);
+    expect(rewriteChallenge(url, prefixed, upstream, client)).toBe(rewritten);
+  });
+
+  it("keeps an upstream's error only when it is about the client's own token", () => {
+    const upstream = 'Bearer realm="https://ghcr.io/token",service="ghcr.io",error="invalid_token"';
+    expect(rewriteChallenge(url, prefixed, upstream, client)).toContain('error="invalid_token"');
+    expect(rewriteChallenge(url, prefixed, upstream, shared)).not.toContain("error=");
   });
 
   it("scopes to the upstream's repository name (library/ completed)", () => {
@@ -148,7 +156,7 @@ describe("rewriteChallenge", () => {
       new URL(`${PROXY}/v2/nginx/tags/list`),
       "nginx",
     );
-    expect(rewriteChallenge(new URL(`${PROXY}/v2/nginx/tags/list`), hub, null)).toBe(
+    expect(rewriteChallenge(new URL(`${PROXY}/v2/nginx/tags/list`), hub, null, shared)).toBe(
       `Bearer realm="${PROXY}/v2/auth",scope="repository:library/nginx:pull"`,
     );
   });

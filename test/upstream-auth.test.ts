@@ -343,22 +343,29 @@ describe("token cache", () => {
 describe("authorization", () => {
   it("is nothing for an upstream without auth, and asks no realm", async () => {
     ping(() => new Response("{}"));
-    expect(await auth.authorization(upstream, "a", OWNER)).toBeNull();
+    expect(await auth.authorization(upstream, "a", OWNER)).toEqual({ header: null, reused: false });
     expect(net.to(AUTH)).toEqual([]);
   });
 
   it("is the owner's Basic for a Basic-only upstream, or nothing", async () => {
     ping(challenge('Basic realm="r"'));
-    expect(await auth.authorization(upstream, "a", OWNER)).toBe(formatBasic(OWNER));
-    expect(await auth.authorization(upstream, "a", undefined)).toBeNull();
+    expect((await auth.authorization(upstream, "a", OWNER)).header).toBe(formatBasic(OWNER));
+    expect((await auth.authorization(upstream, "a", undefined)).header).toBeNull();
     expect(net.to(AUTH)).toEqual([]);
   });
 
   it("is the realm's token for the repository's pull scope, asked with the owner's credential", async () => {
     ping(challenge(`Bearer realm="${REALM}",service="${REGISTRY}"`));
-    expect(await auth.authorization(upstream, "org/tool", OWNER)).toBe("Bearer t1");
-    expect(await auth.authorization(upstream, "org/tool", OWNER)).toBe("Bearer t1");
-    expect(await auth.authorization(upstream, "org/tool", undefined)).toBe("Bearer t2");
+    expect(await auth.authorization(upstream, "org/tool", OWNER)).toEqual({
+      header: "Bearer t1",
+      reused: false,
+    });
+    // Asked again, it is the same token, and says it was kept.
+    expect(await auth.authorization(upstream, "org/tool", OWNER)).toEqual({
+      header: "Bearer t1",
+      reused: true,
+    });
+    expect((await auth.authorization(upstream, "org/tool", undefined)).header).toBe("Bearer t2");
     const [first, second] = net.to(AUTH);
     expect(new URL(first!.url).searchParams.getAll("scope")).toEqual(["repository:org/tool:pull"]);
     expect(first!.headers.authorization).toBe(formatBasic(OWNER));
@@ -375,9 +382,9 @@ describe("forget", () => {
     await auth.authorization(upstream, "a", undefined); // t2
     await auth.authorization(upstream, "b", OWNER); // t3
     await auth.forget(upstream, "a", OWNER);
-    expect(await auth.authorization(upstream, "a", OWNER)).toBe("Bearer t4");
-    expect(await auth.authorization(upstream, "a", undefined)).toBe("Bearer t2");
-    expect(await auth.authorization(upstream, "b", OWNER)).toBe("Bearer t3");
+    expect((await auth.authorization(upstream, "a", OWNER)).header).toBe("Bearer t4");
+    expect((await auth.authorization(upstream, "a", undefined)).header).toBe("Bearer t2");
+    expect((await auth.authorization(upstream, "b", OWNER)).header).toBe("Bearer t3");
   });
 
   it("does nothing for an upstream it has not learned, or one without tokens", async () => {
