@@ -229,28 +229,53 @@ export function fakeRegistry(net: FakeNet, options: FakeRegistryOptions): void {
   }
 }
 
-/** Serves bytes with `Range: bytes=N-` / `N-M` support, as CDNs and registries do. */
+/**
+ * Serves bytes as CDNs and registries treat Range (RFC 9110 §14.2, as S3 does): one `bytes=`
+ * range, suffix ranges included, is honoured (206); an unsatisfiable one is answered 416 with
+ * `Content-Range: bytes *` and the size; anything else (bad syntax, other units, several ranges,
+ * last < first) is ignored and the whole body sent (200).
+ */
 export function serveBytes(
   request: Request,
   bytes: Uint8Array,
   headers: Record<string, string>,
 ): Response {
-  const base = { "content-type": "application/octet-stream", "accept-ranges": "bytes", ...headers };
-  const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.get("range") ?? "");
-  if (range) {
-    const start = Number(range[1]);
-    const end = range[2] ? Number(range[2]) : bytes.length - 1;
-    const part = bytes.slice(start, end + 1);
-    return new Response(request.method === "HEAD" ? null : part, {
-      status: 206,
-      headers: {
-        ...base,
-        "content-range": `bytes ${start}-${end}/${bytes.length}`,
-        "content-length": String(part.length),
-      },
+  const size = bytes.length;
+  const range = byteRange(request.headers.get("range"), size);
+  if (range === "unsatisfiable") {
+    return new Response("<Error><Code>InvalidRange</Code></Error>", {
+      status: 416,
+      headers: { "content-type": "application/xml", "content-range": `bytes */${size}` },
     });
   }
-  return new Response(request.method === "HEAD" ? null : bytes, {
-    headers: { ...base, "content-length": String(bytes.length) },
+  const [start, end] = range ?? [0, size - 1];
+  const part = range ? bytes.slice(start, end + 1) : bytes;
+  return new Response(request.method === "HEAD" ? null : part, {
+    status: range ? 206 : 200,
+    headers: {
+      "content-type": "application/octet-stream",
+      "accept-ranges": "bytes",
+      ...headers,
+      ...(range ? { "content-range": `bytes ${start}-${end}/${size}` } : {}),
+      "content-length": String(part.length),
+    },
   });
+}
+
+/** The first and last byte a Range asks for; undefined for a Range to ignore. */
+function byteRange(
+  header: string | null,
+  size: number,
+): [number, number] | "unsatisfiable" | undefined {
+  const m = header === null ? null : /^bytes=(\d*)-(\d*)$/.exec(header);
+  if (!m || (m[1] === "" && m[2] === "")) return undefined;
+  if (m[1] === "") {
+    // A suffix: the last N bytes.
+    const suffix = Number(m[2]);
+    return suffix === 0 ? "unsatisfiable" : [Math.max(0, size - suffix), size - 1];
+  }
+  const start = Number(m[1]);
+  if (m[2] !== "" && Number(m[2]) < start) return undefined; // an invalid range-spec
+  if (start >= size) return "unsatisfiable";
+  return [start, m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1)];
 }
