@@ -1,6 +1,7 @@
 // A private containerd 1.6 (own root, state, socket, no CRI) and `ctr images pull` through a registry mirror set in hosts.toml files.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { noInternetEnv } from "../fixture/isolation.mjs";
 import { waitUntil } from "../fixture/net.mjs";
 import { run, startService } from "../fixture/processes.mjs";
 import { guardWorkDir, runChecked } from "./common.mjs";
@@ -52,14 +53,18 @@ export async function startContainerd({
 
   const daemon = startService("containerd", "containerd", ["--config", config], {
     logFile: join(workDir, "containerd.log"),
-    env: { PATH: process.env.PATH },
+    env: { PATH: process.env.PATH, ...noInternetEnv() },
   });
   const stop = async () => {
     await daemon.stop();
     guard.remove();
   };
   const ctr = (/** @type {string[]} */ args) =>
-    runChecked("ctr", ["--address", address, ...args], { timeoutMs: 120_000 });
+    runChecked("ctr", ["--address", address, ...args], {
+      timeoutMs: 120_000,
+      // ctr itself resolves and fetches (`ctr images pull` is a client-side pull).
+      env: { PATH: process.env.PATH, ...noInternetEnv() },
+    });
 
   try {
     await waitUntil(

@@ -1,0 +1,143 @@
+// Proves the end-to-end run is cut off from the internet (test/e2e/run-isolated.mjs): no DNS, no route, and every real client that is not pointed at a mirror fails to pull from Docker Hub at once.
+import { lookup } from "node:dns/promises";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { missingClientReason } from "./clients/common.mjs";
+import { CONTAINERD_APT, CONTAINERD_BINARIES, startContainerd } from "./clients/containerd.mjs";
+import { DOCKER_APT, DOCKER_BINARIES, startDocker } from "./clients/docker.mjs";
+import { PODMAN_APT, PODMAN_BINARIES, startPodman } from "./clients/podman.mjs";
+import { ISOLATION_HINT, loud, networkIsolated } from "./fixture/isolation.mjs";
+import { makeSkopeoHome, skopeo } from "./fixture/skopeo.mjs";
+import { makeTempDir, type TempDir } from "./fixture/tempdir.mjs";
+
+/** What a client gets when it asks the real Docker Hub for an image. */
+const REFERENCE = "docker.io/library/alpine:3";
+/** "At once": a DNS server or a SYN that gets no answer would take far longer. */
+const AT_ONCE_MS = 3_000;
+/** A pull that fails at once, plus the start-up of a client and its retries. */
+const PULL_FAILS_WITHIN_MS = 30_000;
+
+const isolated = networkIsolated();
+if (!isolated && !process.env.CI) {
+  console.warn(loud(`SKIPPING the isolation tests: this run is not isolated; ${ISOLATION_HINT}`));
+}
+
+/** How a TCP connection attempt ended: "connected", "timeout" or the error code. */
+function tcpConnect(host: string, port: number, timeoutMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: timeoutMs });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.once("timeout", () => {
+      socket.destroy();
+      resolve("timeout");
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+}
+
+/** Runs `pull`, which must fail; returns its message and how long it took. */
+async function failedPull(pull: () => Promise<unknown>): Promise<{ message: string; ms: number }> {
+  const started = Date.now();
+  const error = await pull().then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  const ms = Date.now() - started;
+  expect(error, "the pull from the real Docker Hub succeeded").toBeInstanceOf(Error);
+  return { message: (error as Error).message, ms };
+}
+
+// On CI the global setup already refuses a run that is not isolated.
+describe.skipIf(inject("e2eSkipReason") || (!isolated && !process.env.CI))(
+  "the end-to-end run has no way to the internet",
+  () => {
+    let temp: TempDir;
+    beforeAll(() => {
+      temp = makeTempDir("cf-registry-proxy-isolation-");
+    });
+    afterAll(() => temp?.remove());
+
+    it("runs in a network namespace with loopback only", () => {
+      expect(isolated).toBe(true);
+    });
+
+    it("cannot resolve registry-1.docker.io nor connect to a public address, and both fail at once", async () => {
+      const started = Date.now();
+      const [dns, ipv4, ipv6] = await Promise.all([
+        lookup("registry-1.docker.io").then(
+          (address) => `resolved to ${address.address}`,
+          (error: NodeJS.ErrnoException) => error.code ?? error.message,
+        ),
+        tcpConnect("1.1.1.1", 443, 10_000),
+        tcpConnect("2606:4700:4700::1111", 443, 10_000),
+      ]);
+      const ms = Date.now() - started;
+      expect(dns).toMatch(/^(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ENETUNREACH)$/);
+      expect(ipv4).toMatch(/^(ENETUNREACH|EHOSTUNREACH)$/);
+      expect(ipv6).toMatch(/^(ENETUNREACH|EHOSTUNREACH|EADDRNOTAVAIL)$/);
+      expect(ms).toBeLessThan(AT_ONCE_MS);
+    });
+
+    it("skopeo cannot inspect docker.io/library/alpine:3", async () => {
+      const home = await makeSkopeoHome(join(temp.path, "skopeo"));
+      const { message, ms } = await failedPull(async () => {
+        const result = await skopeo(home, ["inspect", "--raw", `docker://${REFERENCE}`]);
+        if (result.code !== 0) throw new Error(result.stderr);
+      });
+      expect(message).toMatch(/registry-1\.docker\.io/);
+      expect(ms).toBeLessThan(PULL_FAILS_WITHIN_MS);
+    });
+
+    const docker = missingClientReason("docker", DOCKER_BINARIES, DOCKER_APT);
+    it.skipIf(docker && !process.env.CI)(
+      "dockerd without a mirror cannot pull docker.io/library/alpine:3",
+      async () => {
+        if (docker) throw new Error(docker);
+        const daemon = await startDocker({ workDir: join(temp.path, "docker") });
+        try {
+          const { message, ms } = await failedPull(() => daemon.pull(REFERENCE));
+          expect(message).toMatch(/registry-1\.docker\.io/);
+          expect(ms).toBeLessThan(PULL_FAILS_WITHIN_MS);
+        } finally {
+          await daemon.stop();
+        }
+      },
+    );
+
+    const containerd = missingClientReason("containerd", CONTAINERD_BINARIES, CONTAINERD_APT);
+    it.skipIf(containerd && !process.env.CI)(
+      "containerd (ctr, no hosts.toml) cannot pull docker.io/library/alpine:3",
+      async () => {
+        if (containerd) throw new Error(containerd);
+        const daemon = await startContainerd({ workDir: join(temp.path, "containerd") });
+        try {
+          const { message, ms } = await failedPull(() => daemon.pull(REFERENCE));
+          expect(message).toMatch(/registry-1\.docker\.io/);
+          expect(ms).toBeLessThan(PULL_FAILS_WITHIN_MS);
+        } finally {
+          await daemon.stop();
+        }
+      },
+    );
+
+    const podman = missingClientReason("podman", PODMAN_BINARIES, PODMAN_APT);
+    it.skipIf(podman && !process.env.CI)(
+      "podman without a mirror cannot pull docker.io/library/alpine:3",
+      async () => {
+        if (podman) throw new Error(podman);
+        const client = await startPodman({ workDir: join(temp.path, "podman"), mirrors: {} });
+        try {
+          const { message, ms } = await failedPull(() => client.pull(REFERENCE));
+          expect(message).toMatch(/registry-1\.docker\.io/);
+          expect(ms).toBeLessThan(PULL_FAILS_WITHIN_MS);
+        } finally {
+          await client.stop();
+        }
+      },
+    );
+  },
+);
