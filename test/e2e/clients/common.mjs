@@ -203,7 +203,7 @@ export function guardWorkDir(workDir, hostDirs = []) {
 /**
  * The digest the fixture's registry stored for a seeded image (what a direct pull resolves to).
  * @param {import("../fixture/stack.mjs").SeededImage[]} images  the stack's `images`
- * @param {"hub" | "ghcr"} registry
+ * @param {import("../fixture/stack.mjs").RegistryName} registry
  * @param {string} nameAndTag  e.g. "library/alpine:3"
  * @returns {string}
  */
