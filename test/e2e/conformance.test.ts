@@ -1,4 +1,4 @@
-// The OCI distribution-spec conformance suite (pull category) through the proxy in every routing mode: path prefix, host, default route, and containerd's ns.
+// The OCI distribution-spec conformance suite (pull category) through the proxy in every routing mode (path prefix, host, default route, containerd's ns), and on every registry replica.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { conformanceMissingReason, runConformance } from "./fixture/conformance.mjs";
 import { fetchCounts, resetCounts } from "./fixture/control.mjs";
@@ -6,6 +6,8 @@ import { startHostForwardProxy, startNamespaceFront, type Front } from "./fixtur
 import { loud } from "./fixture/isolation.mjs";
 import type { SeededImage } from "./fixture/stack.mjs";
 import { makeTempDir, type TempDir } from "./fixture/tempdir.mjs";
+
+const REGISTRIES = ["hub", "ghcr", "k8s", "quay", "ecr"] as const;
 
 const missing = conformanceMissingReason();
 // Not an error even on CI: a clone without ../shared (GitHub's runner) has no suite to run.
@@ -107,6 +109,22 @@ describe.skipIf(inject("e2eSkipReason") || missing)(
         namespace: "someuser/tool",
         image: hubTool,
       },
+      // The other replicas (fixture/replicas), each by its path prefix.
+      "path prefix registry.k8s.io/conformance": {
+        rootUrl: () => stack.proxy.url,
+        namespace: "registry.k8s.io/conformance",
+        image: () => image("k8s", "conformance"),
+      },
+      "path prefix quay.io/org/app": {
+        rootUrl: () => stack.proxy.url,
+        namespace: "quay.io/org/app",
+        image: () => image("quay", "org/app"),
+      },
+      "path prefix public.ecr.aws/nginx/conformance": {
+        rootUrl: () => stack.proxy.url,
+        namespace: "public.ecr.aws/nginx/conformance",
+        image: () => image("ecr", "nginx/conformance"),
+      },
     };
 
     it.each(Object.entries(modes))("%s", async (mode, { rootUrl, namespace, image, httpProxy }) => {
@@ -135,13 +153,13 @@ describe.skipIf(inject("e2eSkipReason") || missing)(
       );
 
       // The tag is always asked upstream (the proxy checks it with a HEAD even when cached), so
-      // the mode reached the seeded image's registry, and nothing went to the other one.
+      // the mode reached the seeded image's registry, and nothing went to any other.
       const counts = await fetchCounts(stack.controlUrl);
-      const other = seeded.registry === "hub" ? "ghcr" : "hub";
-      expect(
-        counts[seeded.registry].manifestGet + counts[seeded.registry].manifestHead,
-      ).toBeGreaterThan(0);
-      expect(counts[other].total).toBe(0);
+      const own = counts[seeded.registry];
+      expect(own.manifestGet + own.manifestHead).toBeGreaterThan(0);
+      for (const other of REGISTRIES.filter((name) => name !== seeded.registry)) {
+        expect(counts[other].total, other).toBe(0);
+      }
 
       const ran = result.specs.map((spec) => spec.name);
       for (const spec of CORE_SPECS)

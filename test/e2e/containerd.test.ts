@@ -26,7 +26,7 @@ describe.skipIf(skip)("containerd through the proxy (hosts.toml mirror, ?ns=)", 
     containerd = await startContainerd({
       workDir: temp.path,
       mirror: stack.proxy.url,
-      registries: ["docker.io", "ghcr.io"],
+      registries: ["docker.io", "ghcr.io", "registry.k8s.io"],
     });
   });
   afterAll(async () => {
@@ -73,5 +73,13 @@ describe.skipIf(skip)("containerd through the proxy (hosts.toml mirror, ?ns=)", 
     const counts = await fetchCounts(stack.controlUrl);
     expect(pulled.digest).toBe(seededDigest(stack.images, "ghcr", "org/tool:v1"));
     expect(counts.hub.total).toBe(0);
+  });
+
+  it("routes a registry.k8s.io pull (ns=registry.k8s.io) through its redirects", async () => {
+    await resetCounts(stack.controlUrl);
+    const pulled = await containerd.pull("registry.k8s.io/pause:3.10");
+    const counts = await fetchCounts(stack.controlUrl);
+    expect(pulled.digest).toBe(seededDigest(stack.images, "k8s", "pause:3.10"));
+    expect(counts.hub.total + counts.ghcr.total).toBe(0);
   });
 });

@@ -20,7 +20,11 @@ describe.skipIf(skip)("podman through the proxy (registries.conf mirrors)", () =
     temp = makeTempDir("cf-registry-proxy-podman-");
     podman = await startPodman({
       workDir: temp.path,
-      mirrors: { "docker.io": stack.proxy.host, "ghcr.io": `${stack.proxy.host}/ghcr.io` },
+      mirrors: {
+        "docker.io": stack.proxy.host,
+        "ghcr.io": `${stack.proxy.host}/ghcr.io`,
+        "registry.k8s.io": `${stack.proxy.host}/registry.k8s.io`,
+      },
     });
   });
   afterAll(async () => {
@@ -69,5 +73,13 @@ describe.skipIf(skip)("podman through the proxy (registries.conf mirrors)", () =
     const counts = await fetchCounts(stack.controlUrl);
     expect(pulled.digest).toBe(seededDigest(stack.images, "ghcr", "org/tool:v1"));
     expect(counts.hub.total).toBe(0);
+  });
+
+  it("routes registry.k8s.io pulls through a mirror location with a /registry.k8s.io path", async () => {
+    await resetCounts(stack.controlUrl);
+    const pulled = await podman.pull("registry.k8s.io/pause:3.10");
+    const counts = await fetchCounts(stack.controlUrl);
+    expect(pulled.digest).toBe(seededDigest(stack.images, "k8s", "pause:3.10"));
+    expect(counts.hub.total + counts.ghcr.total).toBe(0);
   });
 });
