@@ -56,6 +56,12 @@ describe.skipIf(skip)("podman through the proxy (registries.conf mirrors)", () =
     expect(pulled.repoDigests).toContain(`docker.io/library/multi@${pulled.digest}`);
   });
 
+  it("pulls by digest (`podman pull docker.io/someuser/tool@sha256:…`)", async () => {
+    const digest = hubDigest("someuser/tool:1");
+    const pulled = await podman.pull(`docker.io/someuser/tool@${digest}`);
+    expect(pulled.digest).toBe(digest);
+  });
+
   it("pulls a private repository after `podman login <mirror>`", async () => {
     // containers/image never sends docker.io credentials (stored or --creds) to a mirror.
     await podman.login(stack.proxy.host, stack.pullCreds);

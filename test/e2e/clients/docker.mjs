@@ -166,3 +166,22 @@ function ping(socketPath) {
     req.end();
   });
 }
+
+/**
+ * `docker manifest inspect --insecure <reference>`: the docker CLI reads a manifest (or index)
+ * from a registry itself, without a daemon. Resolves to what it prints (JSON).
+ * @param {string} reference  e.g. 127.0.0.1:PORT/library/multi:1
+ * @param {{ configDir: string }} options  a private DOCKER_CONFIG (it may hold logins)
+ * @returns {Promise<unknown>}
+ */
+export async function dockerManifestInspect(reference, { configDir }) {
+  await mkdir(configDir, { recursive: true });
+  await writeFile(join(configDir, "config.json"), JSON.stringify({ auths: {} }), {
+    flag: "wx",
+  }).catch(() => {});
+  const output = await runChecked("docker", ["manifest", "inspect", "--insecure", reference], {
+    timeoutMs: 60_000,
+    env: { PATH: process.env.PATH, HOME: configDir, DOCKER_CONFIG: configDir, ...noInternetEnv() },
+  });
+  return JSON.parse(output);
+}
