@@ -81,11 +81,15 @@ describe.skipIf(inject("e2eSkipReason"))(
     );
 
     describe("Docker Hub", () => {
-      it("passes the rate-limit headers of a manifest GET to the client", async () => {
-        const token = await proxyToken("library/alpine");
-        const response = await registryFetch(`${stack.proxy.url}/v2/library/alpine/manifests/3`, {
-          token,
-        });
+      it("passes the rate-limit headers of a manifest GET that reached Docker Hub to the client", async () => {
+        // A tag nobody fetches through the proxy: the GET goes upstream (a cached one would not).
+        const token = await proxyToken("someuser/paged");
+        const response = await registryFetch(
+          `${stack.proxy.url}/v2/someuser/paged/manifests/t042`,
+          {
+            token,
+          },
+        );
         await response.body?.cancel();
         expect(response.status).toBe(200);
         expect(response.headers.get("ratelimit-limit")).toMatch(/^\d+;w=21600$/);
@@ -94,16 +98,17 @@ describe.skipIf(inject("e2eSkipReason"))(
 
       it("never sends Authorization to the CDN (which would answer 400)", async () => {
         await resetCounts(stack.controlUrl);
-        const seeded = image("hub", "someuser/redirected");
-        const token = await proxyToken("someuser/redirected");
+        // No other test fetches this blob: it must come from the CDN, not the proxy's cache.
+        const seeded = image("hub", "someuser/cdn");
+        const token = await proxyToken("someuser/cdn");
         const blob = seeded.layers[0] ?? "";
-        const response = await registryFetch(
-          `${stack.proxy.url}/v2/someuser/redirected/blobs/${blob}`,
-          { token },
-        );
+        const response = await registryFetch(`${stack.proxy.url}/v2/someuser/cdn/blobs/${blob}`, {
+          token,
+        });
         expect(response.status).toBe(200);
         expect(sha256Digest(new Uint8Array(await response.arrayBuffer()))).toBe(blob);
         const counts = await fetchCounts(stack.controlUrl);
+        expect(counts.cdn.get).toBe(1);
         expect(counts.cdn.refused).toBe(0);
       });
     });
@@ -141,21 +146,23 @@ describe.skipIf(inject("e2eSkipReason"))(
 
       it("serves blobs from the S3 bucket (no Authorization) and from Artifact Registry's relative 302", async () => {
         await resetCounts(stack.controlUrl);
-        const seeded = image("k8s", "pause");
-        const token = await proxyToken("registry.k8s.io/pause");
+        // No other test fetches kube-proxy: both blobs come from upstream, one layer (64 KiB) from
+        // the bucket, one (a few hundred bytes) from Artifact Registry.
+        const seeded = image("k8s", "kube-proxy");
+        const token = await proxyToken("registry.k8s.io/kube-proxy");
         for (const blob of seeded.layers) {
           const response = await registryFetch(
-            `${stack.proxy.url}/v2/registry.k8s.io/pause/blobs/${blob}`,
-            {
-              token,
-            },
+            `${stack.proxy.url}/v2/registry.k8s.io/kube-proxy/blobs/${blob}`,
+            { token },
           );
           expect(response.status, blob).toBe(200);
           expect(sha256Digest(new Uint8Array(await response.arrayBuffer()))).toBe(blob);
         }
         const counts = await fetchCounts(stack.controlUrl);
-        // Both §5 blob paths were taken (unless an earlier pull left the blob in the cache).
-        expect(counts.k8sBucket.refused).toBe(0);
+        expect(counts.k8sBucket).toMatchObject({ get: 1, refused: 0 });
+        expect(counts.k8sArtifactRegistry.blobGet).toBe(1);
+        // The download behind the relative Location.
+        expect(counts.k8sArtifactRegistry.other).toBe(1);
       });
     });
 
