@@ -9,6 +9,7 @@ import {
   COSIGN_SIMPLESIGNING,
   HELM_CHART,
   HELM_CONFIG,
+  SBOM_ARTIFACT_TYPE,
 } from "./fixture/artifacts.mjs";
 import { run } from "./fixture/processes.mjs";
 import { registryFetch, tokenFor } from "./fixture/registry-http.mjs";
@@ -197,7 +198,40 @@ describe.skipIf(inject("e2eSkipReason"))("flows real users hit, through the prox
       expect(payload.critical.image["docker-manifest-digest"]).toBe(signed.digest);
     });
 
-    it("answers the referrers API as the upstream does (distribution 2.8 has none: 404)", async () => {
+    it("passes the referrers API through where the upstream has it: the SBOM of an image, filtered by artifactType", async () => {
+      const subject = image("quay", "org/signed", "1");
+      const sbom = image("quay", "org/signed", "sbom");
+      const path = (name: string, query = "") => `/v2/${name}/referrers/${subject.digest}${query}`;
+      const token = await proxyToken("quay.io/org/signed");
+      const ask = async (query = "") => {
+        const [direct, proxied] = await Promise.all([
+          registryFetch(`${stack.quay.url}${path("org/signed", query)}`),
+          registryFetch(`${stack.proxy.url}${path("quay.io/org/signed", query)}`, { token }),
+        ]);
+        expect(proxied.status).toBe(200);
+        expect(proxied.headers.get("content-type")).toBe("application/vnd.oci.image.index.v1+json");
+        expect(proxied.headers.get("oci-filters-applied")).toBe(
+          direct.headers.get("oci-filters-applied"),
+        );
+        const body = (await proxied.json()) as {
+          manifests: { digest: string; artifactType: string }[];
+        };
+        expect(body).toEqual(await direct.json());
+        return { body, filters: proxied.headers.get("oci-filters-applied") };
+      };
+
+      const all = await ask();
+      expect(all.body.manifests).toEqual([
+        expect.objectContaining({ digest: sbom.digest, artifactType: SBOM_ARTIFACT_TYPE }),
+      ]);
+      const filtered = await ask(`?artifactType=${encodeURIComponent(SBOM_ARTIFACT_TYPE)}`);
+      expect(filtered.filters).toBe("artifactType");
+      expect(filtered.body.manifests.map((m) => m.digest)).toEqual([sbom.digest]);
+      const none = await ask("?artifactType=application%2Fvnd.example.none");
+      expect(none.body.manifests).toEqual([]);
+    });
+
+    it("answers the referrers API as the upstream does where it has none (distribution 2.8: 404)", async () => {
       const signed = image("hub", "someuser/tool", "1");
       const path = `/v2/someuser/tool/referrers/${signed.digest}`;
       const upstreamToken = (
