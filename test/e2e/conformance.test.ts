@@ -1,10 +1,11 @@
 // The OCI distribution-spec conformance suite (pull category) through the proxy in every routing mode (path prefix, host, default route, containerd's ns), and on every registry replica.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { seededImage } from "./clients/common.mjs";
 import { conformanceMissingReason, runConformance } from "./fixture/conformance.mjs";
 import { fetchCounts, resetCounts } from "./fixture/control.mjs";
 import { startHostForwardProxy, startNamespaceFront, type Front } from "./fixture/http-front.mjs";
 import { loud } from "./fixture/isolation.mjs";
-import type { SeededImage } from "./fixture/stack.mjs";
+import type { RegistryName, SeededImage } from "./fixture/stack.mjs";
 import { makeTempDir, type TempDir } from "./fixture/tempdir.mjs";
 
 const REGISTRIES = ["hub", "ghcr", "k8s", "quay", "ecr"] as const;
@@ -45,13 +46,8 @@ describe.skipIf(inject("e2eSkipReason") || missing)(
       await temp?.remove();
     });
 
-    const image = (registry: SeededImage["registry"], repository: string) => {
-      const found = stack.images.find(
-        (i) => i.registry === registry && i.repository === repository,
-      );
-      if (!found?.layers[0]) throw new Error(`no seeded ${registry} image ${repository}`);
-      return found;
-    };
+    const image = (registry: RegistryName, repository: string) =>
+      seededImage(stack.images, registry, repository);
     const ghcrTool = () => image("ghcr", "org/tool");
     const hubTool = () => image("hub", "someuser/tool");
     const hubOfficial = () => image("hub", "library/conformance");

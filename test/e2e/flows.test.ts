@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { missingClientReason } from "./clients/common.mjs";
+import { missingClientReason, seededImage } from "./clients/common.mjs";
 import { DOCKER_APT, DOCKER_BINARIES, dockerManifestInspect } from "./clients/docker.mjs";
 import {
   COSIGN_SIGNATURE_ANNOTATION,
@@ -24,7 +24,7 @@ import {
   sha256Digest,
   type SkopeoHome,
 } from "./fixture/skopeo.mjs";
-import type { RegistryName, SeededImage } from "./fixture/stack.mjs";
+import type { RegistryName } from "./fixture/stack.mjs";
 import { makeTempDir, type TempDir } from "./fixture/tempdir.mjs";
 
 const missingDocker = missingClientReason("docker", DOCKER_BINARIES, DOCKER_APT);
@@ -40,16 +40,8 @@ describe.skipIf(inject("e2eSkipReason"))("flows real users hit, through the prox
   });
   afterAll(() => temp?.remove());
 
-  const image = (registry: RegistryName, repository: string, tag?: string): SeededImage => {
-    const found = stack.images.find(
-      (i) =>
-        i.registry === registry &&
-        i.repository === repository &&
-        (tag === undefined || i.tag === tag),
-    );
-    if (!found) throw new Error(`no seeded ${registry} image ${repository}`);
-    return found;
-  };
+  const image = (registry: RegistryName, repository: string, tag?: string) =>
+    seededImage(stack.images, registry, repository, tag);
   const proxyToken = async (name: string) =>
     (await tokenFor(`${stack.proxy.url}/v2/`, `repository:${name}:pull`)).token;
 

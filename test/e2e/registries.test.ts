@@ -1,5 +1,6 @@
 // Pulls through the proxy from each registry replica (Docker Hub, ghcr.io, registry.k8s.io, quay.io, public.ecr.aws) with skopeo, and checks what each one's quirks ask of the proxy.
 import { join } from "node:path";
+import { seededImage } from "./clients/common.mjs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { fetchCounts, resetCounts } from "./fixture/control.mjs";
 import { registryFetch, tokenFor } from "./fixture/registry-http.mjs";
@@ -11,7 +12,7 @@ import {
   type PulledImage,
   type SkopeoHome,
 } from "./fixture/skopeo.mjs";
-import type { RegistryName, SeededImage } from "./fixture/stack.mjs";
+import type { RegistryName } from "./fixture/stack.mjs";
 import { makeTempDir, type TempDir } from "./fixture/tempdir.mjs";
 
 const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -30,13 +31,8 @@ describe.skipIf(inject("e2eSkipReason"))(
     });
     afterAll(() => temp?.remove());
 
-    const image = (registry: RegistryName, repository: string): SeededImage => {
-      const found = stack.images.find(
-        (i) => i.registry === registry && i.repository === repository,
-      );
-      if (!found) throw new Error(`no seeded ${registry} image ${repository}`);
-      return found;
-    };
+    const image = (registry: RegistryName, repository: string) =>
+      seededImage(stack.images, registry, repository);
 
     /** `skopeo copy --all docker://<reference> dir:…`; a failed copy fails the test with skopeo's stderr. */
     async function pull(reference: string): Promise<PulledImage> {

@@ -1,6 +1,6 @@
 // The registry replicas answer an anonymous pull as the real registries do (../shared/registries.md, cited per test), asked directly, without the proxy: what the proxy is tested against is what it will meet.
 import { describe, expect, inject, it } from "vitest";
-import { seededDigest } from "./clients/common.mjs";
+import { seededDigest, seededImage } from "./clients/common.mjs";
 import { fetchCounts, resetCounts } from "./fixture/control.mjs";
 import { parseBearerChallenge, registryFetch, tokenFor } from "./fixture/registry-http.mjs";
 import { sha256Digest } from "./fixture/skopeo.mjs";
@@ -10,11 +10,8 @@ const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 
 describe.skipIf(inject("e2eSkipReason"))("registry replicas, asked directly", () => {
   const stack = inject("stack");
-  const image = (registry: RegistryName, repository: string): SeededImage => {
-    const found = stack.images.find((i) => i.registry === registry && i.repository === repository);
-    if (!found) throw new Error(`no seeded ${registry} image ${repository}`);
-    return found;
-  };
+  const image = (registry: RegistryName, repository: string) =>
+    seededImage(stack.images, registry, repository);
   /** A blob of `seeded` of at least / below 1 KiB, from its (first platform's) layers. */
   const layer = (seeded: SeededImage, index = 0) => seeded.layers[index] ?? "";
 
