@@ -1,4 +1,4 @@
-// Pulls seeded images with a real containerd (1.6, `ctr images pull --hosts-dir`) whose hosts.toml names the proxy as the mirror of docker.io and of ghcr.io, so every request carries ?ns=<registry>.
+// Pulls seeded images with a real containerd (1.6) whose hosts.toml names the proxy as the mirror of docker.io, ghcr.io and registry.k8s.io, so every request carries ?ns=<registry>: with `ctr images pull --hosts-dir`, and through the CRI plugin as the kubelet pulls.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { missingClientReason, seededDigest } from "./clients/common.mjs";
 import {

@@ -1,4 +1,4 @@
-// Pulls seeded images with real podman (4.3) whose registries.conf names the proxy as the mirror of docker.io and, with a /ghcr.io path, of ghcr.io.
+// Pulls seeded images with real podman (4.3) whose registries.conf names the proxy as the mirror of docker.io and, with a path, of ghcr.io and registry.k8s.io.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { missingClientReason, seededDigest } from "./clients/common.mjs";
 import { PODMAN_APT, PODMAN_BINARIES, startPodman, type Podman } from "./clients/podman.mjs";
