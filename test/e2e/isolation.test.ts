@@ -23,6 +23,9 @@ if (!isolated && !process.env.CI) {
   console.warn(loud(`SKIPPING the isolation tests: this run is not isolated; ${ISOLATION_HINT}`));
 }
 
+/** What the tests below need of a client helper. */
+type Client = { pull: (reference: string) => Promise<unknown>; stop: () => Promise<void> };
+
 /** How a TCP connection attempt ended: "connected", "timeout" or the error code. */
 function tcpConnect(host: string, port: number, timeoutMs: number): Promise<string> {
   return new Promise((resolve) => {
@@ -92,44 +95,28 @@ describe.skipIf(inject("e2eSkipReason") || (!isolated && !process.env.CI))(
       expect(ms).toBeLessThan(PULL_FAILS_WITHIN_MS);
     });
 
-    const docker = missingClientReason("docker", DOCKER_BINARIES, DOCKER_APT);
-    it.skipIf(docker && !process.env.CI)(
-      "dockerd without a mirror cannot pull docker.io/library/alpine:3",
-      async () => {
-        if (docker) throw new Error(docker);
-        const daemon = await startDocker({ workDir: join(temp.path, "docker") });
-        try {
-          const { message, ms } = await failedPull(() => daemon.pull(REFERENCE));
-          expect(message).toMatch(/registry-1\.docker\.io/);
-          expect(ms).toBeLessThan(PULL_FAILS_WITHIN_MS);
-        } finally {
-          await daemon.stop();
-        }
-      },
-    );
-
-    const containerd = missingClientReason("containerd", CONTAINERD_BINARIES, CONTAINERD_APT);
-    it.skipIf(containerd && !process.env.CI)(
-      "containerd (ctr, no hosts.toml) cannot pull docker.io/library/alpine:3",
-      async () => {
-        if (containerd) throw new Error(containerd);
-        const daemon = await startContainerd({ workDir: join(temp.path, "containerd") });
-        try {
-          const { message, ms } = await failedPull(() => daemon.pull(REFERENCE));
-          expect(message).toMatch(/registry-1\.docker\.io/);
-          expect(ms).toBeLessThan(PULL_FAILS_WITHIN_MS);
-        } finally {
-          await daemon.stop();
-        }
-      },
-    );
-
-    const podman = missingClientReason("podman", PODMAN_BINARIES, PODMAN_APT);
-    it.skipIf(podman && !process.env.CI)(
-      "podman without a mirror cannot pull docker.io/library/alpine:3",
-      async () => {
-        if (podman) throw new Error(podman);
-        const client = await startPodman({ workDir: join(temp.path, "podman"), mirrors: {} });
+    /** Each client with nothing but its defaults: docker.io means the real Docker Hub. */
+    const clients: [string, string, (workDir: string) => Promise<Client>][] = [
+      [
+        "dockerd without a mirror",
+        missingClientReason("docker", DOCKER_BINARIES, DOCKER_APT),
+        (workDir) => startDocker({ workDir }),
+      ],
+      [
+        "containerd (ctr, no hosts.toml)",
+        missingClientReason("containerd", CONTAINERD_BINARIES, CONTAINERD_APT),
+        (workDir) => startContainerd({ workDir }),
+      ],
+      [
+        "podman without a mirror",
+        missingClientReason("podman", PODMAN_BINARIES, PODMAN_APT),
+        (workDir) => startPodman({ workDir, mirrors: {} }),
+      ],
+    ];
+    for (const [name, missing, start] of clients) {
+      it.skipIf(missing && !process.env.CI)(`${name} cannot pull ${REFERENCE}`, async () => {
+        if (missing) throw new Error(missing);
+        const client = await start(join(temp.path, name.split(" ")[0] ?? "client"));
         try {
           const { message, ms } = await failedPull(() => client.pull(REFERENCE));
           expect(message).toMatch(/registry-1\.docker\.io/);
@@ -137,7 +124,7 @@ describe.skipIf(inject("e2eSkipReason") || (!isolated && !process.env.CI))(
         } finally {
           await client.stop();
         }
-      },
-    );
+      });
+    }
   },
 );
