@@ -1,4 +1,4 @@
-// Pulls seeded images with a real containerd (1.6, `ctr images pull --hosts-dir`) whose hosts.toml names the proxy as the mirror of docker.io and of ghcr.io, so every request carries ?ns=<registry>.
+// Pulls seeded images with a real containerd (1.6) whose hosts.toml names the proxy as the mirror of docker.io, ghcr.io and registry.k8s.io, so every request carries ?ns=<registry>: with `ctr images pull --hosts-dir`, and through the CRI plugin as the kubelet pulls.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { missingClientReason, seededDigest } from "./clients/common.mjs";
 import {
@@ -26,7 +26,8 @@ describe.skipIf(skip)("containerd through the proxy (hosts.toml mirror, ?ns=)", 
     containerd = await startContainerd({
       workDir: temp.path,
       mirror: stack.proxy.url,
-      registries: ["docker.io", "ghcr.io"],
+      registries: ["docker.io", "ghcr.io", "registry.k8s.io"],
+      cri: true,
     });
   });
   afterAll(async () => {
@@ -73,5 +74,38 @@ describe.skipIf(skip)("containerd through the proxy (hosts.toml mirror, ?ns=)", 
     const counts = await fetchCounts(stack.controlUrl);
     expect(pulled.digest).toBe(seededDigest(stack.images, "ghcr", "org/tool:v1"));
     expect(counts.hub.total).toBe(0);
+  });
+
+  it("routes a registry.k8s.io pull (ns=registry.k8s.io) through its redirects", async () => {
+    await resetCounts(stack.controlUrl);
+    const pulled = await containerd.pull("registry.k8s.io/pause:3.10");
+    const counts = await fetchCounts(stack.controlUrl);
+    expect(pulled.digest).toBe(seededDigest(stack.images, "k8s", "pause:3.10"));
+    expect(counts.hub.total + counts.ghcr.total).toBe(0);
+  });
+
+  // The kubelet's way: CRI ImageService.PullImage, with the CRI plugin's registry config_path
+  // pointing at hosts.toml files of the form the help page prints.
+  describe("through the CRI plugin (ImageService.PullImage, as the kubelet pulls)", () => {
+    it("pulls docker.io/library/alpine:3", async () => {
+      const pulled = await containerd.criPull("docker.io/library/alpine:3");
+      expect(pulled.digest).toBe(hubDigest("library/alpine:3"));
+    });
+
+    it("pulls ghcr.io/org/tool:v1 (ns=ghcr.io)", async () => {
+      await resetCounts(stack.controlUrl);
+      const pulled = await containerd.criPull("ghcr.io/org/tool:v1");
+      const counts = await fetchCounts(stack.controlUrl);
+      expect(pulled.digest).toBe(seededDigest(stack.images, "ghcr", "org/tool:v1"));
+      expect(counts.hub.total).toBe(0);
+    });
+
+    it("pulls a private image with an image pull secret's credentials (AuthConfig)", async () => {
+      const [username = "", password = ""] = stack.pullCreds.split(":");
+      const pulled = await containerd.criPull("docker.io/someuser/private:1", {
+        auth: { username, password },
+      });
+      expect(pulled.digest).toBe(hubDigest("someuser/private:1"));
+    });
   });
 });

@@ -75,4 +75,12 @@ describe.skipIf(skip)("docker through the proxy", () => {
     expect(pulled.repoDigests).toContain(`${stack.proxy.host}/ghcr.io/org/tool@${pulled.digest}`);
     expect(counts.hub.total).toBe(0);
   });
+
+  it("pulls a proxy-prefixed registry.k8s.io reference (redirects to Artifact Registry and a bucket)", async () => {
+    await resetCounts(stack.controlUrl);
+    const pulled = await docker.pull(`${stack.proxy.host}/registry.k8s.io/pause:3.10`);
+    const counts = await fetchCounts(stack.controlUrl);
+    expect(pulled.digest).toBe(seededDigest(stack.images, "k8s", "pause:3.10"));
+    expect(counts.hub.total + counts.ghcr.total).toBe(0);
+  });
 });

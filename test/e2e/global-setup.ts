@@ -1,6 +1,7 @@
 // Starts the end-to-end stack once for every test file and hands its description to the tests.
 import type { TestProject } from "vitest/node";
 import { startControlServer } from "./fixture/control.mjs";
+import { ISOLATION_HINT, loud, networkIsolated } from "./fixture/isolation.mjs";
 import { INSTALL_HINT, missingTools } from "./fixture/prerequisites.mjs";
 import { startStack, type StackInfo } from "./fixture/stack.mjs";
 
@@ -24,6 +25,15 @@ export default async function setup(project: TestProject) {
     );
     project.provide("e2eSkipReason", reason);
     return;
+  }
+  if (!networkIsolated()) {
+    // On CI a test that expects a failed fallback must never reach the real Docker Hub.
+    if (process.env.CI) {
+      throw new Error(
+        `CI=true: the end-to-end run must be cut off from the internet; ${ISOLATION_HINT}`,
+      );
+    }
+    console.warn(loud(`end-to-end run NOT isolated from the internet: ${ISOLATION_HINT}`));
   }
   const stack = await startStack();
   const control = await startControlServer(stack);

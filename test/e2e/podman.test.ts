@@ -1,4 +1,4 @@
-// Pulls seeded images with real podman (4.3) whose registries.conf names the proxy as the mirror of docker.io and, with a /ghcr.io path, of ghcr.io.
+// Pulls seeded images with real podman (4.3) whose registries.conf names the proxy as the mirror of docker.io and, with a path, of ghcr.io and registry.k8s.io.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { missingClientReason, seededDigest } from "./clients/common.mjs";
 import { PODMAN_APT, PODMAN_BINARIES, startPodman, type Podman } from "./clients/podman.mjs";
@@ -20,7 +20,11 @@ describe.skipIf(skip)("podman through the proxy (registries.conf mirrors)", () =
     temp = makeTempDir("cf-registry-proxy-podman-");
     podman = await startPodman({
       workDir: temp.path,
-      mirrors: { "docker.io": stack.proxy.host, "ghcr.io": `${stack.proxy.host}/ghcr.io` },
+      mirrors: {
+        "docker.io": stack.proxy.host,
+        "ghcr.io": `${stack.proxy.host}/ghcr.io`,
+        "registry.k8s.io": `${stack.proxy.host}/registry.k8s.io`,
+      },
     });
   });
   afterAll(async () => {
@@ -52,6 +56,12 @@ describe.skipIf(skip)("podman through the proxy (registries.conf mirrors)", () =
     expect(pulled.repoDigests).toContain(`docker.io/library/multi@${pulled.digest}`);
   });
 
+  it("pulls by digest (`podman pull docker.io/someuser/tool@sha256:…`)", async () => {
+    const digest = hubDigest("someuser/tool:1");
+    const pulled = await podman.pull(`docker.io/someuser/tool@${digest}`);
+    expect(pulled.digest).toBe(digest);
+  });
+
   it("pulls a private repository after `podman login <mirror>`", async () => {
     // containers/image never sends docker.io credentials (stored or --creds) to a mirror.
     await podman.login(stack.proxy.host, stack.pullCreds);
@@ -69,5 +79,13 @@ describe.skipIf(skip)("podman through the proxy (registries.conf mirrors)", () =
     const counts = await fetchCounts(stack.controlUrl);
     expect(pulled.digest).toBe(seededDigest(stack.images, "ghcr", "org/tool:v1"));
     expect(counts.hub.total).toBe(0);
+  });
+
+  it("routes registry.k8s.io pulls through a mirror location with a /registry.k8s.io path", async () => {
+    await resetCounts(stack.controlUrl);
+    const pulled = await podman.pull("registry.k8s.io/pause:3.10");
+    const counts = await fetchCounts(stack.controlUrl);
+    expect(pulled.digest).toBe(seededDigest(stack.images, "k8s", "pause:3.10"));
+    expect(counts.hub.total + counts.ghcr.total).toBe(0);
   });
 });

@@ -59,10 +59,29 @@ describe.skipIf(inject("e2eSkipReason"))("a proxy that requires a login", () => 
     expect(result.stderr).toMatch(/unauthorized|authentication required|denied/i);
   });
 
-  it("refuses a logged-in user a repository that is not on the allow list", async () => {
-    const result = await pull("someuser/private:1", USER);
+  it("refuses a logged-in user a public repository that is not on the allow list", async () => {
+    // The same pull succeeds anonymously through the stack's open proxy (same upstream), so the
+    // repository is public and served: only ALLOW can refuse it here.
+    const open = await pullToDir(
+      home,
+      `${stack.proxy.host}/someuser/unlisted:1`,
+      join(temp.path, "unlisted-open"),
+    );
+    expect(open.code, open.stderr).toBe(0);
+
+    const result = await pull("someuser/unlisted:1", USER);
     expect(result.code).not.toBe(0);
+    // skopeo prints only the status of the refused token request; the proxy's body says why.
     expect(result.stderr, result.stderr).toMatch(/denied|allow list|403 \(Forbidden\)/i);
+    const token = new URL(`${proxy.url}/v2/auth`);
+    token.searchParams.set("scope", "repository:someuser/unlisted:pull");
+    const refused = await fetch(token, {
+      headers: { authorization: `Basic ${Buffer.from(USER).toString("base64")}` },
+    });
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({
+      errors: [{ code: "DENIED", message: expect.stringMatching(/allow list/) }],
+    });
   });
 
   it("answers scanners with OCI errors, not the upstream", async () => {

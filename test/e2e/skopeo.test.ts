@@ -15,6 +15,7 @@ import {
 } from "./fixture/skopeo.mjs";
 import { makeTempDir, type TempDir } from "./fixture/tempdir.mjs";
 import { MANIFEST_ACCEPT } from "./fixture/images.mjs";
+import { tokenFor } from "./fixture/registry-http.mjs";
 
 describe.skipIf(inject("e2eSkipReason"))("skopeo through the proxy", () => {
   const stack = inject("stack");
@@ -58,7 +59,7 @@ describe.skipIf(inject("e2eSkipReason"))("skopeo through the proxy", () => {
 
     // And the proxy follows the 307 itself instead of handing it to the client.
     const layer = proxied.manifest.layers?.[0]?.digest ?? "";
-    const { token } = await proxyToken(
+    const { token } = await tokenFor(
       `${stack.proxy.url}/v2/`,
       "repository:someuser/redirected:pull",
     );
@@ -152,7 +153,7 @@ describe.skipIf(inject("e2eSkipReason"))("skopeo through the proxy", () => {
   it("answers a containerd-style ?ns=ghcr.io manifest request with a token from the proxy's realm", async () => {
     const digest = await manifestDigest(home, `${stack.ghcr.host}/org/tool:v1`);
     // As containerd does: the challenge of the ping, then a token from its realm.
-    const { realm, token } = await proxyToken(
+    const { realm, token } = await tokenFor(
       `${stack.proxy.url}/v2/?ns=ghcr.io`,
       "repository:org/tool:pull",
     );
@@ -175,28 +176,4 @@ function expectSameImage(proxied: PulledImage, direct: PulledImage) {
 /** @returns the hex part of sha256:<hex>, which is how skopeo's dir: transport names files */
 function hex(digest: string) {
   return digest.slice(digest.indexOf(":") + 1);
-}
-
-/** A token for `scope` from the realm named in the Bearer challenge of `pingUrl` (a `/v2/` ping). */
-async function proxyToken(pingUrl: string, scope: string) {
-  const ping = await fetch(pingUrl);
-  expect(ping.status).toBe(401);
-  const { realm = "", service = "" } = parseBearerChallenge(
-    ping.headers.get("www-authenticate") ?? "",
-  );
-  const tokenUrl = new URL(realm);
-  tokenUrl.searchParams.set("service", service);
-  tokenUrl.searchParams.set("scope", scope);
-  const response = await fetch(tokenUrl);
-  expect(response.status).toBe(200);
-  const { token, access_token } = (await response.json()) as Record<string, string | undefined>;
-  return { realm, token: token ?? access_token ?? "" };
-}
-
-/** The auth-params of a `Bearer realm="…",service="…",scope="…"` challenge (no escaped quotes in ours). */
-function parseBearerChallenge(header: string): Record<string, string | undefined> {
-  expect(header).toMatch(/^Bearer /i);
-  return Object.fromEntries(
-    [...header.matchAll(/(\w+)="([^"]*)"/g)].map(([, key, value]) => [key, value]),
-  );
 }

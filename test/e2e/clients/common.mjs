@@ -201,9 +201,28 @@ export function guardWorkDir(workDir, hostDirs = []) {
 }
 
 /**
+ * A seeded image (or artifact) by registry, repository and, when it has several, tag.
+ * @param {import("../fixture/stack.mjs").SeededImage[]} images  the stack's `images`
+ * @param {import("../fixture/stack.mjs").RegistryName} registry
+ * @param {string} repository  as clients name it on that registry
+ * @param {string} [tag]
+ * @returns {import("../fixture/stack.mjs").SeededImage}
+ */
+export function seededImage(images, registry, repository, tag) {
+  const image = images.find(
+    (candidate) =>
+      candidate.registry === registry &&
+      candidate.repository === repository &&
+      (tag === undefined || candidate.tag === tag),
+  );
+  if (!image) throw new Error(`the stack seeds no ${registry} image ${repository}:${tag ?? "*"}`);
+  return image;
+}
+
+/**
  * The digest the fixture's registry stored for a seeded image (what a direct pull resolves to).
  * @param {import("../fixture/stack.mjs").SeededImage[]} images  the stack's `images`
- * @param {"hub" | "ghcr"} registry
+ * @param {import("../fixture/stack.mjs").RegistryName} registry
  * @param {string} nameAndTag  e.g. "library/alpine:3"
  * @returns {string}
  */

@@ -2,6 +2,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
+import { noInternetEnv } from "../fixture/isolation.mjs";
 import { waitUntil } from "../fixture/net.mjs";
 import { startService } from "../fixture/processes.mjs";
 import { guardWorkDir, runChecked } from "./common.mjs";
@@ -35,10 +36,10 @@ const HUB_AUTH_KEY = "https://index.docker.io/v1/";
  */
 
 /**
- * Starts dockerd whose `registry-mirrors` is `[mirror]`, with everything under `workDir`.
+ * Starts dockerd whose `registry-mirrors` is `[mirror]` (none without one), with everything under `workDir`.
  * It runs against a containerd of its own (startContainerd) rather than the one dockerd would
  * spawn, because that one writes /opt/containerd.
- * @param {{ workDir: string, mirror: string, timeoutMs?: number }} options  mirror: http://127.0.0.1:PORT
+ * @param {{ workDir: string, mirror?: string, timeoutMs?: number }} options  mirror: http://127.0.0.1:PORT
  * @returns {Promise<Docker>}
  */
 export async function startDocker({ workDir, mirror, timeoutMs = 60_000 }) {
@@ -50,8 +51,8 @@ export async function startDocker({ workDir, mirror, timeoutMs = 60_000 }) {
   await writeFile(
     daemonJson,
     JSON.stringify({
-      "registry-mirrors": [mirror],
-      "insecure-registries": [new URL(mirror).host],
+      "registry-mirrors": mirror ? [mirror] : [],
+      "insecure-registries": mirror ? [new URL(mirror).host] : [],
       // The trust key would otherwise go to /etc/docker/key.json.
       "deprecated-key-path": join(workDir, "key.json"),
     }),
@@ -75,7 +76,7 @@ export async function startDocker({ workDir, mirror, timeoutMs = 60_000 }) {
     "-H", `unix://${socket}`,
     "--iptables=false", "--ip6tables=false", "--ip-masq=false", "--bridge=none",
     "--storage-driver=vfs",
-  ], { logFile: join(workDir, "dockerd.log"), env: { PATH: process.env.PATH } });
+  ], { logFile: join(workDir, "dockerd.log"), env: { PATH: process.env.PATH, ...noInternetEnv() } });
 
   const stop = async () => {
     // SIGTERM: dockerd unmounts its data root and exits; containerd stops after it.
@@ -164,4 +165,23 @@ function ping(socketPath) {
     req.once("error", () => resolve(undefined));
     req.end();
   });
+}
+
+/**
+ * `docker manifest inspect --insecure <reference>`: the docker CLI reads a manifest (or index)
+ * from a registry itself, without a daemon. Resolves to what it prints (JSON).
+ * @param {string} reference  e.g. 127.0.0.1:PORT/library/multi:1
+ * @param {{ configDir: string }} options  a private DOCKER_CONFIG (it may hold logins)
+ * @returns {Promise<unknown>}
+ */
+export async function dockerManifestInspect(reference, { configDir }) {
+  await mkdir(configDir, { recursive: true });
+  await writeFile(join(configDir, "config.json"), JSON.stringify({ auths: {} }), {
+    flag: "wx",
+  }).catch(() => {});
+  const output = await runChecked("docker", ["manifest", "inspect", "--insecure", reference], {
+    timeoutMs: 60_000,
+    env: { PATH: process.env.PATH, HOME: configDir, DOCKER_CONFIG: configDir, ...noInternetEnv() },
+  });
+  return JSON.parse(output);
 }

@@ -1,6 +1,7 @@
 // Rootful podman 4.3 with private storage (vfs), configuration and auth file, pulling through registry mirrors set in a private registries.conf.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { noInternetEnv } from "../fixture/isolation.mjs";
 import { guardWorkDir, runChecked } from "./common.mjs";
 
 /** Programs this helper runs, and where Debian gets them. */
@@ -71,6 +72,7 @@ export async function startPodman({ workDir, mirrors }) {
     CONTAINERS_CONF: files.containers,
     CONTAINERS_STORAGE_CONF: files.storage,
     REGISTRY_AUTH_FILE: files.auth,
+    ...noInternetEnv(),
   };
   const podman = (/** @type {string[]} */ args) =>
     runChecked("podman", [...globalFlags, ...args], { env, timeoutMs: 120_000 });
