@@ -73,10 +73,14 @@ describe.skipIf(inject("e2eSkipReason"))("a proxy that requires a login", () => 
     expect(result.code).not.toBe(0);
     // skopeo prints only the status of the refused token request; the proxy's body says why.
     expect(result.stderr, result.stderr).toMatch(/denied|allow list|403 \(Forbidden\)/i);
-    const token = new URL(`${proxy.url}/v2/auth`);
-    token.searchParams.set("scope", "repository:someuser/unlisted:pull");
-    const refused = await fetch(token, {
+    // The login itself is not scoped (a locked proxy decides the policy per repository request,
+    // where the route is known); the repository request with the user's token is refused.
+    const login = await fetch(`${proxy.url}/v2/auth`, {
       headers: { authorization: `Basic ${Buffer.from(USER).toString("base64")}` },
+    });
+    const { token } = (await login.json()) as { token: string };
+    const refused = await fetch(`${proxy.url}/v2/someuser/unlisted/manifests/1`, {
+      headers: { authorization: `Bearer ${token}` },
     });
     expect(refused.status).toBe(403);
     expect(await refused.json()).toMatchObject({
