@@ -311,7 +311,9 @@ async function fetchManifest(proxyUrl, { repository, tag }) {
   const url = `${proxyUrl}/v2/${repository}/manifests/${tag}`;
   const response = await fetch(url, { headers: { accept: MANIFEST_ACCEPT } });
   if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${await response.text()}`);
-  return response.json();
+  return /** @type {Promise<{ config?: { digest: string }, layers?: { digest: string, size: number }[] }>} */ (
+    response.json()
+  );
 }
 
 /**

@@ -150,7 +150,7 @@ export async function startWorkerd({ dir, name, modulePath, bindings, settings, 
 
 /**
  * A workerd config: one Worker (the module, embedded) on one HTTP socket.
- * @param {{ port: number, moduleName: string, bindings: Record<string, string>, settings: WranglerSettings }} options
+ * @param {{ port: number, moduleName: string, bindings: Record<string, string>, settings: WranglerSettings, cacheAddress?: string }} options
  * @returns {string}
  */
 function capnpConfig({ port, moduleName, bindings, settings, cacheAddress }) {
