@@ -217,7 +217,7 @@ export function readCpuMicros(pid) {
  * Calls `read` (an RSS reader) every `intervalMs` until stopped; keeps the peak.
  * @param {() => number} read
  * @param {number} [intervalMs]
- * @returns {{ stop: () => { peak: number, samples: number } }}
+ * @returns {{ peek: () => number, stop: () => { peak: number, samples: number } }}
  */
 export function sampleRss(read, intervalMs = 20) {
   let peak = read();
@@ -227,6 +227,7 @@ export function sampleRss(read, intervalMs = 20) {
     samples++;
   }, intervalMs);
   return {
+    peek: () => peak,
     stop() {
       clearInterval(timer);
       peak = Math.max(peak, read());
