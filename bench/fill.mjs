@@ -23,6 +23,7 @@ import { readRss, sampleRss } from "./workerd.mjs";
  * @property {number} slowStoredAfterMs
  * @property {import("./throughput.mjs").SlowResult} slowPassThrough
  * @property {number} slowMibPerSecond  the slow client's limit
+ * @property {{ mibPerSecond: number, rssGrowth: number }} putAlone  a Worker that only puts the blob into R2 (miniflare's simulator alone)
  */
 
 /**
@@ -36,6 +37,7 @@ import { readRss, sampleRss } from "./workerd.mjs";
  * @param {number} options.slowMibPerSecond
  * @param {string} options.bundle  the proxy's built module
  * @param {string} options.passThroughModule
+ * @param {string} options.putModule  the R2 baseline Worker (bench/r2-put-worker.mjs)
  * @param {import("./workerd.mjs").WranglerSettings} options.settings
  * @param {string} options.dir
  * @param {(message: string) => void} [options.log]
@@ -51,6 +53,7 @@ export async function measureFill({
   slowMibPerSecond,
   bundle,
   passThroughModule,
+  putModule,
   settings,
   dir,
   log = () => {},
@@ -127,6 +130,17 @@ export async function measureFill({
       log,
     });
 
+    log("  R2 put alone under miniflare (a Worker that only stores the blob)...");
+    const putAlone = await measurePutAlone({
+      dir: join(dir, "put-alone"),
+      modulePath: putModule,
+      settings,
+      url: stack.info.cdn.url,
+      path: cdnPath,
+      size: layer.size,
+    });
+    log(`  put alone: ${putAlone.mibPerSecond.toFixed(0)} MiB/s`);
+
     log(`  a fresh proxy's cold GET by a client reading ${slowMibPerSecond} MiB/s...`);
     const slowProxy = await startProxy("proxy-slow");
     let slowStoredAfterMs = NaN;
@@ -157,9 +171,41 @@ export async function measureFill({
       slowStoredAfterMs,
       slowPassThrough: slow[1],
       slowMibPerSecond,
+      putAlone,
     };
   } finally {
     await passThrough.stop();
+  }
+}
+
+/**
+ * One GET through the R2 baseline Worker: how fast miniflare's R2 simulator stores the blob and
+ * how much its workerd grows doing it, with no proxy and no tee.
+ * @param {{ dir: string, modulePath: string, settings: import("./workerd.mjs").WranglerSettings, url: string, path: string, size: number }} options
+ * @returns {Promise<{ mibPerSecond: number, rssGrowth: number }>}
+ */
+async function measurePutAlone({ dir, modulePath, settings, url, path, size }) {
+  const worker = await startMiniflare({
+    dir,
+    modulePath,
+    settings,
+    bindings: { UPSTREAM: url },
+    cacheBucket: true,
+  });
+  try {
+    const baseline = readRss(worker.pid);
+    const sampler = sampleRss(() => readRss(worker.pid));
+    const started = now();
+    const response = await fetch(worker.url + path);
+    const answer = (await response.text()).trim();
+    const seconds = (now() - started) / 1000;
+    const { peak } = sampler.stop();
+    if (response.status !== 200 || Number(answer) !== size) {
+      throw new Error(`R2 put alone: ${response.status} ${answer}, expected 200 and ${size}`);
+    }
+    return { mibPerSecond: size / MiB / seconds, rssGrowth: peak - baseline };
+  } finally {
+    await worker.stop();
   }
 }
 

@@ -418,13 +418,14 @@ async function main() {
         slowMibPerSecond: SETTINGS.slowMiBps,
         bundle: deployed.file,
         passThroughModule: PASS_THROUGH,
+        putModule: join(BENCH_DIR, "r2-put-worker.mjs"),
         settings,
         dir: join(temp.path, "fill"),
         log,
       });
       rows.push(...fillRows(result, bigLayer.size));
       notes.push(
-        "CACHE_BUCKET: plain workerd cannot serve an R2 binding, so these rows run the same bundle under miniflare's programmatic API (wrangler dev's engine without wrangler's proxy in front), with the R2 bucket persisted to a temp dir, next to the pass-through Worker under the same miniflare. RSS is the workerd process miniflare starts, which also runs miniflare's R2 simulator (JavaScript, storing to local files): the rows show that the cold GET's tee to R2 completes and stores the blob, whether a slow client makes anything buffer, and that warm GETs never reach the upstream; they do not measure Cloudflare's R2 (its speed, its limits, or what its put does with backpressure).",
+        "CACHE_BUCKET: plain workerd cannot serve an R2 binding, so these rows run the same bundle under miniflare's programmatic API (wrangler dev's engine without wrangler's proxy in front), with the R2 bucket persisted to a temp dir, next to the pass-through Worker and a Worker that only puts the blob into R2 (bench/r2-put-worker.mjs) under the same miniflare. RSS is the workerd process miniflare starts, which also runs miniflare's R2 simulator (JavaScript, storing to local files), so the put alone is the baseline for the proxy's cold GET: its throughput (workerd's tee moves at the slower branch's pace, so a cold GET goes no faster than the put) and its RSS growth (the simulator's, which grows with the blob). The rows show that the cold GET's tee to R2 completes and stores the blob, what a slow client costs, and that warm GETs never reach the upstream; they do not measure Cloudflare's R2 (its speed, its limits, or how its put takes a stream).",
       );
     });
   } finally {

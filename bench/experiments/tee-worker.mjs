@@ -6,9 +6,12 @@
 //   fixed-upload  B through a FixedLengthStream, then PUT to SOURCE/sink (the R2 pattern for a stream of unknown length)
 //   js-read       a JS reader loop that counts and drops B's chunks
 //   js-transform  B through a JS TransformStream, then to crypto.DigestStream
+//   r2            B put into the R2 bucket CACHE_BUCKET (under miniflare: its R2 simulator)
+//   r2-alone      no tee: the whole body put into CACHE_BUCKET, then a short answer (what the simulator costs alone)
 
 /**
- * @typedef {{ SOURCE: string, SLOW_SINK_MIBPS?: string }} Env
+ * @typedef {{ put(key: string, body: ReadableStream<Uint8Array>): Promise<unknown>, head(key: string): Promise<{ size: number } | null> }} Bucket
+ * @typedef {{ SOURCE: string, SLOW_SINK_MIBPS?: string, CACHE_BUCKET?: Bucket }} Env
  * @typedef {{ waitUntil(promise: Promise<unknown>): void }} Context
  * @typedef {{ bytes?: number, digest?: string }} Outcome
  */
@@ -30,6 +33,10 @@ export default {
     const upstream = await fetch(`${env.SOURCE}/blob`);
     const length = Number(upstream.headers.get("content-length"));
     if (!upstream.body || mode === "none") return upstream;
+    if (mode === "r2-alone") {
+      await bucket(env).put(id, upstream.body);
+      return new Response(`stored ${(await bucket(env).head(id))?.size} bytes\n`);
+    }
 
     const [toClient, branch] = upstream.body.tee();
     const started = Date.now();
@@ -74,6 +81,10 @@ async function consume(mode, branch, length, env) {
       const response = await fetch(`${env.SOURCE}/sink${query}`, { method: "PUT", body });
       return /** @type {Outcome} */ (await response.json());
     }
+    case "r2": {
+      await bucket(env).put(`${Date.now()}`, branch);
+      return {};
+    }
     case "js-read": {
       const reader = branch.getReader();
       let bytes = 0;
@@ -101,6 +112,12 @@ async function consume(mode, branch, length, env) {
     default:
       throw new Error(`unknown mode ${mode}`);
   }
+}
+
+/** @param {Env} env */
+function bucket(env) {
+  if (!env.CACHE_BUCKET) throw new Error("no CACHE_BUCKET bound (run under miniflare)");
+  return env.CACHE_BUCKET;
 }
 
 /** @param {ArrayBuffer} buffer */
