@@ -1,5 +1,14 @@
-// The baseline Worker: fetches the same path (and method) from the UPSTREAM var and returns the response untouched.
+// The baseline Worker: fetches the same path and query (method and headers too) from the UPSTREAM var and returns the response untouched.
 export default {
-  fetch: (request, env) =>
-    fetch(env.UPSTREAM + new URL(request.url).pathname, { method: request.method }),
+  /**
+   * @param {Request} request
+   * @param {{ UPSTREAM: string }} env
+   */
+  fetch(request, env) {
+    const { pathname, search } = new URL(request.url);
+    return fetch(env.UPSTREAM + pathname + search, {
+      method: request.method,
+      headers: request.headers,
+    });
+  },
 };

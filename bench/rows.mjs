@@ -21,10 +21,11 @@ export function bundleRow(variant, bundle) {
 /**
  * @param {import("./throughput.mjs").TargetResult[]} results
  * @param {number} size
+ * @param {string} [label]  what the group is called
  * @returns {Row[]}
  */
-export function throughputRows(results, size) {
-  const group = `Blob throughput (${fixed(size / MiB)} MiB)`;
+export function throughputRows(results, size, label = "Blob throughput") {
+  const group = `${label} (${fixed(size / MiB)} MiB)`;
   const byName = Object.fromEntries(results.map((result) => [result.name, result]));
   const rate = (/** @type {string} */ name) => byName[name].medianMibPerSecond;
   // Rounds run the targets in turn, so each round's pair shares the machine's load of the moment:
@@ -61,26 +62,80 @@ export function throughputRows(results, size) {
 }
 
 /**
- * @param {import("./fill.mjs").FillResult} result
+ * The slow client's rows: the proxy's and the pass-through's RSS growth while a client reads slowly.
+ * @param {import("./throughput.mjs").SlowResult[]} results
+ * @param {number} size
+ * @param {number} mibPerSecond  the client's limit
+ * @param {string} label
  * @returns {Row[]}
  */
-export function fillRows({ transfers, storedAfterMs }) {
-  const group = "Big blob via wrangler dev + R2 (CACHE_BUCKET)";
+export function slowClientRows(results, size, mibPerSecond, label) {
+  const group = `${label} (${fixed(size / MiB)} MiB)`;
+  return results.map((result) => {
+    const growth = result.rssGrowth ?? NaN;
+    return {
+      group,
+      metric: `${result.name} workerd: peak RSS growth, client reading ${mibPerSecond} MiB/s (half the body / all)`,
+      measured: `${fixed((result.rssGrowthHalfway ?? NaN) / MiB, 1)} MiB / ${fixed(growth / MiB, 1)} MiB`,
+      ...(result.name === "proxy" && { target: "< 32 MiB", met: growth < 32 * MiB }),
+    };
+  });
+}
+
+/**
+ * @param {import("./fill.mjs").FillResult} result
+ * @param {number} size
+ * @returns {Row[]}
+ */
+export function fillRows(result, size) {
+  const { transfers, storedAfterMs, passThrough, slowCold, slowPassThrough } = result;
+  const group = `Big blob with CACHE_BUCKET (miniflare's R2, ${fixed(size / MiB)} MiB)`;
   const cold = transfers.filter((t) => t.kind === "cold");
   const warm = transfers.filter((t) => t.kind === "warm");
   /** @param {typeof transfers} list */
   const statuses = (list) => [...new Set(list.map((t) => t.cacheStatus))].join("/");
+  /** @param {typeof transfers} list */
+  const rate = (list) => median(list.map((t) => t.mibPerSecond));
+  /** @param {typeof transfers} list */
+  const growth = (list) => Math.max(...list.map((t) => t.rssGrowth));
   const warmUpstream = median(warm.map((t) => t.upstreamBlobRequests + t.cdnRequests));
+  /** @param {number} ms */
+  const stored = (ms) => (Number.isFinite(ms) ? `${fixed(ms / 1000, 1)} s` : "never (60 s)");
+  const coldGrowth = growth(cold);
+  const slowGrowth = slowCold.rssGrowth ?? NaN;
+  const putGrowth = result.putAlone.rssGrowth;
   return [
     {
       group,
-      metric: `cold GET (X-Cache ${statuses(cold)})`,
-      measured: `${fixed(median(cold.map((t) => t.mibPerSecond)))} MiB/s`,
+      metric: "R2 put alone (a Worker that only stores the blob): throughput / peak RSS growth",
+      measured: `${fixed(result.putAlone.mibPerSecond)} MiB/s / ${fixed(putGrowth / MiB, 1)} MiB`,
     },
     {
       group,
-      metric: `warm GET (X-Cache ${statuses(warm)})`,
-      measured: `${fixed(median(warm.map((t) => t.mibPerSecond)))} MiB/s`,
+      metric: "pass-through Worker under miniflare: throughput / peak RSS growth",
+      measured: `${fixed(passThrough.medianMibPerSecond)} MiB/s / ${fixed((passThrough.rssGrowth ?? NaN) / MiB, 1)} MiB`,
+    },
+    {
+      group,
+      metric: `proxy, cold GET (X-Cache ${statuses(cold)}, tee to R2): throughput / peak RSS growth`,
+      measured: `${fixed(rate(cold))} MiB/s / ${fixed(coldGrowth / MiB, 1)} MiB`,
+    },
+    {
+      group,
+      metric: "proxy cold ÷ pass-through; proxy cold ÷ R2 put alone",
+      measured: `${fixed(rate(cold) / passThrough.medianMibPerSecond, 2)}; ${fixed(rate(cold) / result.putAlone.mibPerSecond, 2)}`,
+    },
+    {
+      group,
+      metric: "stored (HEAD says HIT) after the cold GET's last byte",
+      measured: stored(storedAfterMs),
+      target: "stored",
+      met: Number.isFinite(storedAfterMs),
+    },
+    {
+      group,
+      metric: `proxy, warm GET (X-Cache ${statuses(warm)}): throughput / peak RSS growth`,
+      measured: `${fixed(rate(warm))} MiB/s / ${fixed(growth(warm) / MiB, 1)} MiB`,
     },
     {
       group,
@@ -91,12 +146,59 @@ export function fillRows({ transfers, storedAfterMs }) {
     },
     {
       group,
-      metric: "stored (HEAD says HIT) after the cold GET's last byte",
-      measured: Number.isFinite(storedAfterMs)
-        ? `${fixed(storedAfterMs / 1000, 1)} s`
-        : "never (60 s)",
+      metric: `proxy, cold GET by a client reading ${result.slowMibPerSecond} MiB/s: peak RSS growth (half the body / all)`,
+      measured: `${fixed((slowCold.rssGrowthHalfway ?? NaN) / MiB, 1)} MiB / ${fixed(slowGrowth / MiB, 1)} MiB`,
+      target: "< put alone + 32 MiB",
+      met: slowGrowth < putGrowth + 32 * MiB,
+    },
+    {
+      group,
+      metric: `pass-through, client reading ${result.slowMibPerSecond} MiB/s: peak RSS growth (half / all)`,
+      measured: `${fixed((slowPassThrough.rssGrowthHalfway ?? NaN) / MiB, 1)} MiB / ${fixed((slowPassThrough.rssGrowth ?? NaN) / MiB, 1)} MiB`,
+    },
+    {
+      group,
+      metric: "slow cold GET: stored after its last byte",
+      measured: stored(result.slowStoredAfterMs),
+      target: "stored",
+      met: Number.isFinite(result.slowStoredAfterMs),
     },
   ];
+}
+
+/**
+ * @param {import("./many-clients.mjs").CrowdResult[]} results
+ * @param {string} image  repository:tag
+ * @param {number} layerBytes
+ * @returns {Row[]}
+ */
+export function crowdRows(results, image, layerBytes) {
+  const clients = results[0]?.clients ?? 0;
+  const group = `${clients} clients pull one image at once (${image}, ${fixed(layerBytes / MiB)} MiB layer)`;
+  return results.flatMap((result) => {
+    const u = result.upstream;
+    const isProxy = result.name.startsWith("proxy");
+    return [
+      {
+        group,
+        metric: `${result.name}: correct pulls (every digest checked)`,
+        measured: `${result.correct} of ${result.clients}${result.problems.length ? ` (${result.problems[0]})` : ""}`,
+        target: "all",
+        met: result.correct === result.clients,
+      },
+      {
+        group,
+        metric: `${result.name}: pull time median / slowest; workerd peak RSS growth`,
+        measured: `${fixed(result.medianSeconds, 1)} s / ${fixed(result.maxSeconds, 1)} s; ${fixed(result.rssGrowth / MiB, 1)} MiB`,
+        ...(isProxy && { target: "< 64 MiB", met: result.rssGrowth < 64 * MiB }),
+      },
+      {
+        group,
+        metric: `${result.name}: upstream requests`,
+        measured: `registry: ping ${u.ping}, manifest GET ${u.manifestGet} HEAD ${u.manifestHead}, blob GET ${u.blobGet} HEAD ${u.blobHead}, other ${u.other}; token server ${u.token}; CDN GET ${u.cdnGet}`,
+      },
+    ];
+  });
 }
 
 /**

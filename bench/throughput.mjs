@@ -1,8 +1,7 @@
 // Blob throughput, side by side: straight from the CDN, through a pass-through Worker, and through the proxy, with the workerd processes' peak RSS growth.
-import { createHash } from "node:crypto";
-import { request } from "node:http";
+import { download } from "./client.mjs";
 import { readRss, sampleRss } from "./workerd.mjs";
-import { MiB, median, now } from "./stats.mjs";
+import { MiB, median } from "./stats.mjs";
 
 /**
  * @typedef {object} Target
@@ -17,12 +16,12 @@ import { MiB, median, now } from "./stats.mjs";
  * @property {number} [rssGrowth]  bytes: peak during its transfers (warm-up included) minus the RSS before them
  * @property {Record<string, number>} cacheStatuses  how many answers carried each X-Cache value ("none": no header)
  *
- * @typedef {object} Transfer
- * @property {number} status
- * @property {number} bytes
- * @property {number} ms  from sending the request to the last byte
- * @property {string} [digest]  sha256:<hex> of the body, when asked for
- * @property {string} cacheStatus  the X-Cache header, "none" without one
+ * @typedef {object} SlowResult
+ * @property {string} name
+ * @property {number} mibPerSecond  what the client achieved
+ * @property {number} [rssGrowth]  bytes: peak during the transfer minus the RSS just before it
+ * @property {number} [rssGrowthHalfway]  bytes: the peak until half the body had arrived, minus the same baseline
+ * @property {string} cacheStatus
  */
 
 /**
@@ -76,35 +75,43 @@ export async function measureThroughput({ targets, size, digest, rounds, log = (
 }
 
 /**
- * GETs a URL on a fresh connection, reading the body fully and discarding it.
- * @param {string} url
- * @param {{ hash?: boolean }} [options]
- * @returns {Promise<Transfer>}
+ * One verified GET of the blob per target, in turn, by a client that reads no faster than
+ * `mibPerSecond`; the serving workerd's RSS is sampled throughout. A proxy that buffers what the
+ * client has not read yet grows with the blob; one that streams stays flat.
+ * @param {{ targets: Target[], size: number, digest: string, mibPerSecond: number, log?: (message: string) => void }} options
+ * @returns {Promise<SlowResult[]>}
  */
-export function download(url, { hash = false } = {}) {
-  return new Promise((resolve, reject) => {
-    const started = now();
-    const req = request(url, { agent: false }, (res) => {
-      const hasher = hash ? createHash("sha256") : undefined;
-      let bytes = 0;
-      res.on("data", (chunk) => {
-        bytes += chunk.length;
-        hasher?.update(chunk);
-      });
-      res.once("error", reject);
-      res.once("end", () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          bytes,
-          ms: now() - started,
-          cacheStatus: String(res.headers["x-cache"] ?? "none"),
-          ...(hasher && { digest: `sha256:${hasher.digest("hex")}` }),
-        }),
-      );
+export async function measureSlowClient({ targets, size, digest, mibPerSecond, log = () => {} }) {
+  /** @type {SlowResult[]} */
+  const results = [];
+  for (const target of targets) {
+    const pid = target.pid;
+    const baseline = pid ? readRss(pid) : 0;
+    const sampler = pid ? sampleRss(() => readRss(pid)) : undefined;
+    /** @type {number | undefined} the peak so far, taken when the client has half the body */
+    let halfwayPeak;
+    const transfer = await download(target.url, {
+      hash: true,
+      mibPerSecond,
+      onProgress: (bytes) => {
+        if (halfwayPeak === undefined && bytes >= size / 2) halfwayPeak = sampler?.peek();
+      },
     });
-    // A stalled transfer fails the run instead of hanging it.
-    req.setTimeout(60_000, () => req.destroy(new Error(`GET ${url}: no data for 60 s`)));
-    req.once("error", reject);
-    req.end();
-  });
+    const peak = sampler?.stop().peak;
+    if (transfer.status !== 200 || transfer.bytes !== size || transfer.digest !== digest) {
+      throw new Error(
+        `${target.name} (slow client): GET ${target.url} gave status ${transfer.status}, ${transfer.bytes} bytes, ${transfer.digest}; expected 200, ${size}, ${digest}`,
+      );
+    }
+    const rate = size / MiB / (transfer.ms / 1000);
+    log(`  slow client: ${target.name} ${rate.toFixed(0)} MiB/s`);
+    results.push({
+      name: target.name,
+      mibPerSecond: rate,
+      cacheStatus: transfer.cacheStatus,
+      ...(peak !== undefined && { rssGrowth: peak - baseline }),
+      ...(halfwayPeak !== undefined && { rssGrowthHalfway: halfwayPeak - baseline }),
+    });
+  }
+  return results;
 }

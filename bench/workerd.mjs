@@ -150,7 +150,7 @@ export async function startWorkerd({ dir, name, modulePath, bindings, settings, 
 
 /**
  * A workerd config: one Worker (the module, embedded) on one HTTP socket.
- * @param {{ port: number, moduleName: string, bindings: Record<string, string>, settings: WranglerSettings }} options
+ * @param {{ port: number, moduleName: string, bindings: Record<string, string>, settings: WranglerSettings, cacheAddress?: string }} options
  * @returns {string}
  */
 function capnpConfig({ port, moduleName, bindings, settings, cacheAddress }) {
@@ -217,7 +217,7 @@ export function readCpuMicros(pid) {
  * Calls `read` (an RSS reader) every `intervalMs` until stopped; keeps the peak.
  * @param {() => number} read
  * @param {number} [intervalMs]
- * @returns {{ stop: () => { peak: number, samples: number } }}
+ * @returns {{ peek: () => number, stop: () => { peak: number, samples: number } }}
  */
 export function sampleRss(read, intervalMs = 20) {
   let peak = read();
@@ -227,6 +227,7 @@ export function sampleRss(read, intervalMs = 20) {
     samples++;
   }, intervalMs);
   return {
+    peek: () => peak,
     stop() {
       clearInterval(timer);
       peak = Math.max(peak, read());
