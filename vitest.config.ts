@@ -14,6 +14,7 @@ export default defineConfig({
   ],
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: ["test/e2e/**"],
+    // Node-side suites have their own projects: test/node (scripts) and test/e2e.
+    exclude: ["test/e2e/**", "test/node/**"],
   },
 });

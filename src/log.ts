@@ -3,6 +3,7 @@
  * (Workers Logs) and, when the METRICS binding is there, one Analytics Engine data point.
  */
 
+import columns from "./metric-columns.json";
 import { remainingPulls } from "./rate-limit";
 import type { Target } from "./routing";
 
@@ -10,25 +11,13 @@ import type { Target } from "./routing";
 export type CacheStatus = "HIT" | "MISS" | "STALE";
 
 /**
- * The Analytics Engine columns, in order. `npm run stats` and the README's SQL read them by these
- * positions: change both together.
+ * The Analytics Engine columns, in order: `blobs[i]` is column `blob<i+1>`, `doubles[i]` is
+ * `double<i+1>`. They live in metric-columns.json because `npm run stats` (scripts/stats.mjs)
+ * names the columns of its SQL from the same file. Add new columns at the end: the points already
+ * written keep their positions for the dataset's three months.
  */
-export const METRIC_BLOBS = [
-  "route",
-  "registry",
-  "repository",
-  "endpoint",
-  "method",
-  "cache",
-] as const;
-export const METRIC_DOUBLES = [
-  "status",
-  "bytes",
-  "upstreamStatus",
-  "upstreamMs",
-  "rateLimitRemaining",
-  "credential",
-] as const;
+export const METRIC_BLOBS: readonly string[] = columns.blobs;
+export const METRIC_DOUBLES: readonly string[] = columns.doubles;
 
 export class Trace {
   readonly started = Date.now();
@@ -96,7 +85,7 @@ export function logRequest(
   console.log(JSON.stringify(line));
   if (!metrics) return;
   try {
-    const blobs: Record<(typeof METRIC_BLOBS)[number], string> = {
+    const blobs: Record<string, string> = {
       route: line.route ?? "",
       registry: line.registry ?? "",
       repository: line.repository ?? "",
@@ -104,7 +93,7 @@ export function logRequest(
       method: line.method,
       cache: line.cache ?? "",
     };
-    const doubles: Record<(typeof METRIC_DOUBLES)[number], number> = {
+    const doubles: Record<string, number> = {
       status: line.status,
       bytes,
       upstreamStatus: line.upstreamStatus ?? 0,
@@ -114,12 +103,19 @@ export function logRequest(
     };
     metrics.writeDataPoint({
       indexes: [line.registry ?? ""],
-      blobs: METRIC_BLOBS.map((name) => blobs[name]),
-      doubles: METRIC_DOUBLES.map((name) => doubles[name]),
+      blobs: METRIC_BLOBS.map((name) => valueOf(blobs, name)),
+      doubles: METRIC_DOUBLES.map((name) => valueOf(doubles, name)),
     });
   } catch (error) {
     logProblem("metrics", error);
   }
+}
+
+/** A column's value; a column metric-columns.json names but nothing here fills is a bug, logged. */
+function valueOf<T>(values: Record<string, T>, name: string): T {
+  const value = values[name];
+  if (value === undefined) throw new Error(`no value for the metric column ${name}`);
+  return value;
 }
 
 /** Problems already logged by this isolate: a missing Cache API would say so on every request. */
