@@ -139,6 +139,11 @@ table{border-collapse:collapse}td,th{padding:.3rem .6rem;border-bottom:1px solid
 <p>This host pulls images from the registries below through Cloudflare. It is pull-only.
 Hosts whose first label names no route serve <b>${e(mirror.name)}</b>.</p>
 
+${
+  locked
+    ? `<p><b>Log in first:</b> <code>docker login ${e(host)}</code> (for the registry mirror, Docker sends the credentials of a plain <code>docker login</code>; podman and skopeo: <code>podman login ${e(host)}</code>).</p>`
+    : ""
+}
 <section id="converter">
 <h2>Pull an image through this host</h2>
 <form id="convert" method="get" action="/" data-site="${e(JSON.stringify(site))}">
@@ -151,11 +156,6 @@ Hosts whose first label names no route serve <b>${e(mirror.name)}</b>.</p>
 ${answer}
 </div>
 </section>
-${
-  locked
-    ? `<p><b>Log in first:</b> <code>docker login ${e(host)}</code> (for the registry mirror, Docker sends the credentials of a plain <code>docker login</code>; podman and skopeo: <code>podman login ${e(host)}</code>).</p>`
-    : ""
-}
 
 <h2>Docker: registry mirror</h2>
 <p>Add to <code>/etc/docker/daemon.json</code>, then <code>systemctl restart docker</code>; plain <code>docker pull nginx</code> then goes through this host (Docker uses mirrors for Docker Hub images only).</p>
