@@ -6,9 +6,12 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 
+/** @type {[major: number, minor: number]} */
 const MIN_NODE = [20, 3];
 
-const [major, minor] = process.versions.node.split(".").map(Number);
+const [major, minor] = /** @type {[number, number]} */ (
+  process.versions.node.split(".").map(Number)
+);
 if (major < MIN_NODE[0] || (major === MIN_NODE[0] && minor < MIN_NODE[1])) {
   fail(
     `Node.js ${process.versions.node} is too old: this project needs ${MIN_NODE.join(".")} or newer.`,
@@ -44,7 +47,11 @@ if (!existsSync("node_modules")) {
   }
 }
 
-/** The version of a package installed at the top of node_modules, if any. */
+/**
+ * The version of a package installed at the top of node_modules, if any.
+ * @param {string} name
+ * @returns {string | undefined}
+ */
 function installedVersion(name) {
   try {
     return JSON.parse(readFileSync(`node_modules/${name}/package.json`, "utf8")).version;
@@ -53,7 +60,10 @@ function installedVersion(name) {
   }
 }
 
-/** pnpm or yarn, when one of them laid out node_modules. */
+/**
+ * pnpm or yarn, when one of them laid out node_modules.
+ * @returns {"pnpm" | "yarn" | undefined}
+ */
 function otherPackageManager() {
   if (existsSync("node_modules/.pnpm") || existsSync("node_modules/.modules.yaml")) return "pnpm";
   if (existsSync("node_modules/.yarn-state.yml") || existsSync("node_modules/.yarn-integrity"))
@@ -61,19 +71,27 @@ function otherPackageManager() {
   return undefined;
 }
 
+/**
+ * Runs npm with these arguments in this terminal; fails when it cannot start or fails.
+ * @param {string[]} args
+ * @param {string} why  printed first
+ */
 function install(args, why) {
   console.log(`${why}...`);
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
   const result = spawnSync(npm, [...args, "--no-audit", "--no-fund"], { stdio: "inherit" });
   if (result.error) {
-    fail(
-      `could not start npm (${result.error.code ?? result.error.message}): is npm installed and on PATH?`,
-    );
+    const error = /** @type {NodeJS.ErrnoException} */ (result.error);
+    fail(`could not start npm (${error.code ?? error.message}): is npm installed and on PATH?`);
   }
   if (result.status !== 0)
     fail(`npm ${args[0]} failed (exit ${result.status ?? result.signal}); see its output above.`);
 }
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function fail(message) {
   console.error(`ensure-deps: ${message}`);
   process.exit(1);

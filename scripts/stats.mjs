@@ -27,22 +27,57 @@ const DEFAULT_API = "https://api.cloudflare.com/client/v4";
 const ROOT = new URL("..", import.meta.url);
 /** Analytics Engine keeps data points for three months (docs, "Limits"). */
 const MAX_DAYS = 90;
+/** @type {Record<"m" | "h" | "d", [unit: string, days: number]>} */
 const UNITS = { m: ["MINUTE", 1 / 1440], h: ["HOUR", 1 / 24], d: ["DAY", 1] };
 /** Where Docker Hub's `ratelimit-remaining` comes from: the registry as src/upstreams.ts names it. */
 const DOCKER_HUB = "docker.io";
 const TOP = 10;
 
+/** `blob<n>` / `double<n>` for a column name. @typedef {(name: string) => string} Columns */
+/** A `--since` period: its SQL interval and a label. @typedef {{ sql: string, label: string }} Period */
+/** One query of the table. @typedef {{ name: string, about: string, sql: string }} Query */
+/** Where and as whom the SQL API is asked. @typedef {{ url: URL, account: string, token: string }} Api */
+/** One row of the SQL API's JSON answer. @typedef {Record<string, unknown>} Row */
+/**
+ * @typedef {object} Totals
+ * @property {number} requests
+ * @property {number} pulls
+ * @property {number} cache_hits
+ * @property {number} cache_misses
+ * @property {number} bytes_from_cache
+ * @property {number} bytes_from_upstreams
+ * @property {number} upstream_429
+ * @property {number} upstream_5xx
+ */
+/**
+ * What the table shows, as read from the SQL API.
+ * @typedef {object} Figures
+ * @property {Totals} totals
+ * @property {{ lowest: number, at: string } | undefined} rateLimit
+ * @property {{ name: string, pulls: number }[]} top
+ */
+
 /** An error the user can act on: printed as one line, never with a stack. */
 class StatsError extends Error {
+  /**
+   * @param {string} message
+   * @param {number} [exitCode]  the process's exit code (2: a usage error)
+   */
   constructor(message, exitCode = 1) {
     super(message);
     this.exitCode = exitCode;
+    /** @type {number | undefined} The HTTP status, when the SQL API answered an error. */
+    this.status = undefined;
   }
 }
 
 // ---- columns and SQL -------------------------------------------------------------------------
 
-/** `blob<n>` / `double<n>` for a column name of src/metric-columns.json. */
+/**
+ * `blob<n>` / `double<n>` for a column name of src/metric-columns.json.
+ * @param {URL | string} [file]
+ * @returns {Columns}
+ */
 function columnsOf(file = new URL("src/metric-columns.json", ROOT)) {
   const { blobs, doubles } = JSON.parse(readFileSync(file, "utf8"));
   return (name) => {
@@ -52,14 +87,18 @@ function columnsOf(file = new URL("src/metric-columns.json", ROOT)) {
   };
 }
 
-/** `24h` → the SQL interval and a label; refuses anything else, and more than the retention. */
+/**
+ * `24h` → the SQL interval and a label; refuses anything else, and more than the retention.
+ * @param {string | undefined} text
+ * @returns {Period}
+ */
 function parsePeriod(text) {
   const m = /^(\d{1,6})([mhd])$/.exec(text ?? "");
   if (!m || Number(m[1]) === 0) {
     throw new StatsError(`--since ${text}: expected <n>m, <n>h or <n>d, such as 24h or 7d`, 2);
   }
   const n = Number(m[1]);
-  const [unit, days] = UNITS[m[2]];
+  const [unit, days] = UNITS[/** @type {"m" | "h" | "d"} */ (m[2])];
   if (n * days > MAX_DAYS) {
     throw new StatsError(
       `--since ${text}: Analytics Engine keeps data for three months; ask for ${MAX_DAYS}d or less`,
@@ -72,7 +111,13 @@ function parsePeriod(text) {
   };
 }
 
-/** The queries behind the table, each with what it answers. Pure: `--sql` prints exactly these. */
+/**
+ * The queries behind the table, each with what it answers. Pure: `--sql` prints exactly these.
+ * @param {string} dataset
+ * @param {Period} period
+ * @param {Columns} [col]
+ * @returns {[totals: Query, rateLimit: Query, top: Query]}
+ */
 function buildQueries(dataset, period, col = columnsOf()) {
   const since = `timestamp > NOW() - ${period.sql}`;
   const pull = `${col("endpoint")} = 'manifest' AND ${col("method")} = 'GET' AND ${col("status")} >= 200 AND ${col("status")} < 300`;
@@ -130,17 +175,25 @@ function buildQueries(dataset, period, col = columnsOf()) {
 
 // ---- configuration ---------------------------------------------------------------------------
 
-/** The dataset bound as METRICS in wrangler.toml's top-level `[[analytics_engine_datasets]]`. */
+/**
+ * The dataset bound as METRICS in wrangler.toml's top-level `[[analytics_engine_datasets]]`.
+ * @param {string} file
+ * @returns {string}
+ */
 function datasetFromWrangler(file) {
   let text;
   try {
     text = readFileSync(file, "utf8");
-  } catch (error) {
+  } catch (e) {
+    const error = /** @type {NodeJS.ErrnoException} */ (e);
     throw new StatsError(
       `cannot read ${file} (${error.code ?? error.message}): pass --dataset NAME`,
     );
   }
+  /** @typedef {{ binding?: string, dataset?: string }} DatasetBlock */
+  /** @type {DatasetBlock | null} */
   let block = null;
+  /** @type {DatasetBlock[]} */
   const blocks = [];
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
@@ -149,7 +202,7 @@ function datasetFromWrangler(file) {
     else if (line.startsWith("[")) block = null;
     else if (block) {
       const kv = /^(binding|dataset)\s*=\s*(?:"([^"]*)"|'([^']*)')/.exec(line);
-      if (kv) block[kv[1]] = kv[2] ?? kv[3];
+      if (kv) block[/** @type {"binding" | "dataset"} */ (kv[1])] = kv[2] ?? kv[3];
     }
   }
   const metrics = blocks.find((b) => b.binding === "METRICS");
@@ -164,7 +217,11 @@ function datasetFromWrangler(file) {
   return metrics.dataset;
 }
 
-/** Dataset names go into the SQL text as they are, so only plain identifiers are accepted. */
+/**
+ * Dataset names go into the SQL text as they are, so only plain identifiers are accepted.
+ * @param {string} name
+ * @returns {string}
+ */
 function checkDataset(name) {
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) {
     throw new StatsError(
@@ -175,7 +232,12 @@ function checkDataset(name) {
   return name;
 }
 
-/** The SQL API's URL; plain http only to this machine (the tests' fake), never with a real token elsewhere. */
+/**
+ * The SQL API's URL; plain http only to this machine (the tests' fake), never with a real token elsewhere.
+ * @param {NodeJS.ProcessEnv} env
+ * @param {string} account
+ * @returns {URL}
+ */
 function apiUrl(env, account) {
   const base = (env.CLOUDFLARE_API_BASE_URL || DEFAULT_API).replace(/\/+$/, "");
   let url;
@@ -191,6 +253,10 @@ function apiUrl(env, account) {
   return url;
 }
 
+/**
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {{ account: string, token: string }}
+ */
 function credentials(env) {
   const account = env.CLOUDFLARE_ACCOUNT_ID?.trim();
   const token = env.CLOUDFLARE_API_TOKEN?.trim();
@@ -212,7 +278,12 @@ function credentials(env) {
 
 // ---- the SQL API -----------------------------------------------------------------------------
 
-/** Runs one query; answers its rows, or throws what went wrong in words, the token scrubbed. */
+/**
+ * Runs one query; answers its rows, or throws what went wrong in words, the token scrubbed.
+ * @param {Api} api
+ * @param {string} sql
+ * @returns {Promise<Row[]>}
+ */
 async function query(api, sql) {
   let response;
   try {
@@ -222,7 +293,9 @@ async function query(api, sql) {
       body: sql,
       signal: AbortSignal.timeout(60_000),
     });
-  } catch (error) {
+  } catch (e) {
+    // fetch's TypeError carries the network error (ECONNREFUSED, ENOTFOUND, ...) as its cause.
+    const error = /** @type {Error & { cause?: NodeJS.ErrnoException }} */ (e);
     const why = error.cause?.code ?? error.cause?.message ?? error.message;
     throw new StatsError(`cannot reach the Cloudflare API at ${api.url.origin}: ${why}`);
   }
@@ -244,6 +317,12 @@ async function query(api, sql) {
   return body.data;
 }
 
+/**
+ * @param {Api} api
+ * @param {number} status
+ * @param {string} text
+ * @returns {string}
+ */
 function explain(api, status, text) {
   const said = excerpt(api, text);
   if (status === 401) {
@@ -255,12 +334,17 @@ function explain(api, status, text) {
   return `the SQL API answered HTTP ${status}: ${said}`;
 }
 
-/** What the API said, in one short line: its `errors[].message` when it sent JSON. */
+/**
+ * What the API said, in one short line: its `errors[].message` when it sent JSON.
+ * @param {Api} api
+ * @param {string} text
+ * @returns {string}
+ */
 function excerpt(api, text) {
   let said = text;
   try {
     const messages = JSON.parse(text)
-      ?.errors?.map((e) => e?.message)
+      ?.errors?.map((/** @type {{ message?: unknown } | null} */ e) => e?.message)
       .filter(Boolean);
     if (messages?.length) said = messages.join("; ");
   } catch {
@@ -271,7 +355,12 @@ function excerpt(api, text) {
   return said.length > 300 ? `${said.slice(0, 300)}…` : said;
 }
 
-/** Whether SHOW TABLES lists the dataset; undefined when that cannot be told. */
+/**
+ * Whether SHOW TABLES lists the dataset; undefined when that cannot be told.
+ * @param {Api} api
+ * @param {string} dataset
+ * @returns {Promise<boolean | undefined>}
+ */
 async function datasetExists(api, dataset) {
   try {
     const rows = await query(api, "SHOW TABLES");
@@ -281,13 +370,22 @@ async function datasetExists(api, dataset) {
   }
 }
 
+/**
+ * @param {string} dataset
+ * @returns {StatsError}
+ */
 function missingDataset(dataset) {
   return new StatsError(
     `the dataset ${dataset} does not exist yet: Analytics Engine creates it with the first data point. Bind it as METRICS (wrangler.toml), deploy, and send the proxy a request`,
   );
 }
 
-/** A number from a JSON row: the API writes 64-bit integers as strings. */
+/**
+ * A number from a JSON row: the API writes 64-bit integers as strings.
+ * @param {Row | undefined} row
+ * @param {string} key
+ * @returns {number}
+ */
 function num(row, key) {
   const value = row?.[key];
   const n = typeof value === "number" ? value : typeof value === "string" ? Number(value) : NaN;
@@ -297,20 +395,27 @@ function num(row, key) {
   return n;
 }
 
+/**
+ * @param {Api} api
+ * @param {string} dataset
+ * @param {ReturnType<typeof buildQueries>} queries
+ * @returns {Promise<Figures>}
+ */
 async function collect(api, dataset, queries) {
   const [totalsQuery, rateLimitQuery, topQuery] = queries;
   let totalsRows;
   try {
     totalsRows = await query(api, totalsQuery.sql);
-  } catch (error) {
+  } catch (e) {
+    const error = /** @type {Error & { status?: number }} */ (e);
     if (error.status && error.status !== 401 && error.status !== 403 && error.status < 500) {
       if ((await datasetExists(api, dataset)) === false) throw missingDataset(dataset);
     }
     throw error;
   }
   const row = totalsRows[0] ?? {};
-  const totals = {};
-  for (const key of [
+  const totals = /** @type {Totals} */ ({});
+  for (const key of /** @type {(keyof Totals)[]} */ ([
     "requests",
     "pulls",
     "cache_hits",
@@ -319,7 +424,7 @@ async function collect(api, dataset, queries) {
     "bytes_from_upstreams",
     "upstream_429",
     "upstream_5xx",
-  ]) {
+  ])) {
     totals[key] = totalsRows.length === 0 ? 0 : num(row, key);
   }
   if (totals.requests === 0 && (await datasetExists(api, dataset)) === false) {
@@ -341,6 +446,10 @@ async function collect(api, dataset, queries) {
 
 const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 
+/**
+ * @param {number} n
+ * @returns {string}
+ */
 function formatBytes(n) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
   let value = n;
@@ -352,8 +461,13 @@ function formatBytes(n) {
   return unit === 0 ? `${integer.format(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/**
+ * @param {{ dataset: string, period: Period } & Figures} figures
+ * @returns {string}
+ */
 function render({ dataset, period, totals, rateLimit, top }) {
   const looked = totals.cache_hits + totals.cache_misses;
+  /** @type {[label: string, value: string, note?: string][]} */
   const rows = [
     ["requests", integer.format(totals.requests)],
     ["pulls (manifest GETs answered 2xx)", integer.format(totals.pulls)],
@@ -395,6 +509,11 @@ function render({ dataset, period, totals, rateLimit, top }) {
 
 // ---- main ------------------------------------------------------------------------------------
 
+/**
+ * @param {string[]} argv
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {Promise<void>}
+ */
 async function main(argv, env) {
   let values;
   try {
@@ -411,7 +530,7 @@ async function main(argv, env) {
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new StatsError(`${error.message}\n\n${USAGE}`, 2);
+    throw new StatsError(`${/** @type {Error} */ (error).message}\n\n${USAGE}`, 2);
   }
   if (values.help) {
     console.log(USAGE);
@@ -435,7 +554,9 @@ try {
   await main(process.argv.slice(2), process.env);
 } catch (error) {
   const known = error instanceof StatsError;
-  const message = known ? error.message : `unexpected error: ${error?.message ?? String(error)}`;
+  const message = known
+    ? error.message
+    : `unexpected error: ${/** @type {{ message?: string } | null | undefined} */ (error)?.message ?? String(error)}`;
   // Belt and braces: no message, whatever produced it, carries the token.
   const token = process.env.CLOUDFLARE_API_TOKEN?.trim();
   console.error(`stats: ${token ? message.split(token).join("[token]") : message}`);
