@@ -19,6 +19,8 @@ if (major < MIN_NODE[0] || (major === MIN_NODE[0] && minor < MIN_NODE[1])) {
 }
 
 const lock = JSON.parse(readFileSync("package-lock.json", "utf8"));
+/** @type {Record<string, { version?: string }>} npm 7+ lockfiles; an older one has none, and installs. */
+const locked = lock.packages ?? {};
 const manifest = JSON.parse(readFileSync("package.json", "utf8"));
 const direct = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies });
 
@@ -27,12 +29,12 @@ if (!existsSync("node_modules")) {
 } else {
   const foreign = otherPackageManager();
   const stale = direct.filter(
-    (name) => installedVersion(name) !== lock.packages[`node_modules/${name}`]?.version,
+    (name) => installedVersion(name) !== locked[`node_modules/${name}`]?.version,
   );
   if (stale.length > 0) {
     const what = stale.map(
       (name) =>
-        `${name} ${installedVersion(name) ?? "(missing)"} → ${lock.packages[`node_modules/${name}`]?.version}`,
+        `${name} ${installedVersion(name) ?? "(missing)"} → ${locked[`node_modules/${name}`]?.version ?? "(not in package-lock.json)"}`,
     );
     if (foreign) {
       fail(
@@ -78,8 +80,12 @@ function otherPackageManager() {
  */
 function install(args, why) {
   console.log(`${why}...`);
-  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  const result = spawnSync(npm, [...args, "--no-audit", "--no-fund"], { stdio: "inherit" });
+  // Windows starts npm.cmd only through a shell (Node refuses to spawn .cmd files directly since
+  // 20.12.2); the arguments are fixed words, so the shell sees nothing of anyone's input.
+  const result = spawnSync("npm", [...args, "--no-audit", "--no-fund"], {
+    stdio: "inherit",
+    shell: process.platform === "win32",
+  });
   if (result.error) {
     const error = /** @type {NodeJS.ErrnoException} */ (result.error);
     fail(`could not start npm (${error.code ?? error.message}): is npm installed and on PATH?`);

@@ -184,6 +184,29 @@ describe("with npm", () => {
     expect(snapshot()).toEqual(before);
   });
 
+  it("says so when a dependency is missing from package-lock.json, and installs", () => {
+    const lock = JSON.parse(readFileSync(join(dir, "package-lock.json"), "utf8"));
+    delete lock.packages["node_modules/@scope/tool"];
+    writeFileSync(join(dir, "package-lock.json"), JSON.stringify(lock));
+    installed(LOCKED);
+    const result = run();
+    expect(result.npm).toEqual(["install --no-audit --no-fund"]);
+    expect(result.stdout).toContain("  @scope/tool 1.2.3 → (not in package-lock.json)\n");
+    expect(result.status).toBe(0);
+  });
+
+  it("installs in place from a lockfile without a packages map (npm 6), without crashing", () => {
+    writeFileSync(
+      join(dir, "package-lock.json"),
+      JSON.stringify({ name: "fake", lockfileVersion: 1, dependencies: {} }),
+    );
+    installed(LOCKED);
+    const result = run();
+    expect(result.npm).toEqual(["install --no-audit --no-fund"]);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+
   it("fails with npm's exit code when npm fails", () => {
     const result = run({ npmExit: 7 });
     expect(result.npm).toEqual(["ci --no-audit --no-fund"]);
