@@ -20,6 +20,16 @@ const HUB_AUTH_KEY = "https://index.docker.io/v1/";
  * @property {string} digest  the "Digest: sha256:..." line of `docker pull`
  * @property {string[]} repoDigests  `docker image inspect` RepoDigests, e.g. ["alpine@sha256:..."]
  *
+ * @typedef {object} SearchRow  one row of `docker search`'s table
+ * @property {string} name
+ * @property {string} description  as printed (the CLI shortens long ones)
+ * @property {number} stars
+ * @property {boolean} official  `[OK]` in the OFFICIAL column
+ * @property {boolean | undefined} automated  `[OK]` in the AUTOMATED column (undefined: the CLI
+ *   prints none, as Docker CLI 25 and later do)
+ *
+ * @typedef {{ output: string, rows: SearchRow[] }} DockerSearch
+ *
  * @typedef {object} Docker
  * @property {string} socket  unix socket path (`docker -H unix://<socket>`)
  * @property {(reference: string) => Promise<DockerPull>} pull  throws with the CLI's output and the daemon's log tail
@@ -27,6 +37,10 @@ const HUB_AUTH_KEY = "https://index.docker.io/v1/";
  *   `docker login <registry>` ("user:password"): the daemon checks them against the registry
  *   (its /v2/ and token realm) and the CLI stores them in its private config under `registry`
  * @property {(registry: string) => Promise<void>} logout  `docker logout <registry>`
+ * @property {(term: string, options?: { limit?: number }) => Promise<DockerSearch>} search
+ *   `docker search [--limit N] <term>` (term e.g. 127.0.0.1:PORT/nginx: the daemon asks that
+ *   host's `/v1/search`, with the CLI's stored login for it); throws with the CLI's output and
+ *   the daemon's log tail
  * @property {(reference: string) => Promise<void>} removeImage
  *   `docker rmi`, so the next pull of it fetches every blob again
  * @property {(creds: string | undefined) => Promise<void>} setHubCredentials
@@ -137,6 +151,18 @@ export async function startDocker({ workDir, mirror, timeoutMs = 60_000 }) {
     async logout(registry) {
       await cli(["logout", registry]);
     },
+    async search(term, { limit } = {}) {
+      const args = ["search", ...(limit === undefined ? [] : ["--limit", String(limit)]), term];
+      let output;
+      try {
+        output = await cli(args);
+      } catch (error) {
+        throw new Error(
+          `${error instanceof Error ? error.message : error}\n--- dockerd log\n${daemon.logTail(30)}`,
+        );
+      }
+      return { output, rows: parseSearchTable(output) };
+    },
     async removeImage(reference) {
       await cli(["rmi", reference]);
     },
@@ -148,6 +174,35 @@ export async function startDocker({ workDir, mirror, timeoutMs = 60_000 }) {
     },
     stop,
   };
+}
+
+/**
+ * The rows of `docker search`'s table: NAME, DESCRIPTION, STARS, OFFICIAL and, before Docker CLI
+ * 25, AUTOMATED, aligned in columns (the header's words say where each column starts).
+ * @param {string} output
+ * @returns {SearchRow[]}
+ */
+export function parseSearchTable(output) {
+  const [header = "", ...lines] = output.split("\n").filter((line) => line.trim());
+  const columns = ["NAME", "DESCRIPTION", "STARS", "OFFICIAL", "AUTOMATED"];
+  const starts = columns.map((column) => header.indexOf(column));
+  if (starts.slice(0, 4).some((start) => start < 0)) {
+    throw new Error(`not a docker search table:\n${output}`);
+  }
+  const automatedColumn = starts[4] !== undefined && starts[4] >= 0;
+  const bounds = automatedColumn ? starts : starts.slice(0, 4);
+  return lines.map((line) => {
+    const [name = "", description = "", stars = "", official = "", automated = ""] = bounds.map(
+      (start, i) => line.slice(start, bounds[i + 1]).trim(),
+    );
+    return {
+      name,
+      description,
+      stars: Number(stars),
+      official: official === "[OK]",
+      automated: automatedColumn ? automated === "[OK]" : undefined,
+    };
+  });
 }
 
 /**
