@@ -85,12 +85,19 @@ export async function prewarm(
     state: `${config.cacheNamespace}/prewarm/state`,
     lease: `${config.cacheNamespace}/prewarm/lease`,
   };
+  // The lease is taken with a conditional put: created only if there is none, or taken over only
+  // if the expired one is still the one read; of two runs that start at once, one gets it.
   const lease = await bucket.head(keys.lease);
-  if (lease && Number(lease.customMetadata?.until) > Date.now()) {
+  const taken =
+    !(lease && Number(lease.customMetadata?.until) > Date.now()) &&
+    (await bucket.put(keys.lease, "", {
+      customMetadata: { until: String(Date.now() + LEASE_MS) },
+      onlyIf: lease ? { etagMatches: lease.etag } : { etagDoesNotMatch: "*" },
+    }));
+  if (!taken) {
     console.log(JSON.stringify({ message: "prewarm", ...report, skipped: true }));
     return { ...report, skipped: true };
   }
-  await bucket.put(keys.lease, "", { customMetadata: { until: String(Date.now() + LEASE_MS) } });
 
   try {
     const signature = JSON.stringify(
@@ -186,14 +193,22 @@ async function manifest(
   reference: string,
   report: PrewarmReport,
 ): Promise<{ digest: string; bytes: Uint8Array }> {
-  if (isValidDigest(reference)) {
-    const kept = await store.readBucket(partition, "manifests", reference, MAX_MANIFEST);
+  const endpoint: RepositoryEndpoint = { kind: "manifest", name: image.repository, reference };
+  // A tag is resolved with a HEAD, which Docker Hub does not count as a pull; only a manifest R2
+  // does not hold yet is fetched.
+  let known: string | undefined = reference;
+  if (!isValidDigest(reference)) {
+    const head = await forward(endpoint, "HEAD");
+    await head.body?.cancel();
+    known = head.headers.get("docker-content-digest") ?? undefined;
+  }
+  if (known && isValidDigest(known)) {
+    const kept = await store.readBucket(partition, "manifests", known, MAX_MANIFEST);
     if (kept) {
       report.kept++;
-      return { digest: reference, bytes: kept };
+      return { digest: known, bytes: kept };
     }
   }
-  const endpoint: RepositoryEndpoint = { kind: "manifest", name: image.repository, reference };
   const response = await forward(endpoint, "GET");
   const digest = response.headers.get("docker-content-digest") ?? reference;
   const type = response.headers.get("content-type") ?? undefined;

@@ -136,6 +136,25 @@ describe("warm-up", () => {
     expect(blobGets()).toBe(gets + 1);
   });
 
+  it("lets one of two runs that start at once take the lease", async () => {
+    const env = warmEnv("app0");
+    const isolate = isolateFor(env);
+    const reports = await Promise.all([prewarm(isolate, bucket()), prewarm(isolate, bucket())]);
+    expect(reports.filter((r) => r.skipped)).toHaveLength(1);
+    expect(net.to(CDN).filter((s) => s.method === "GET")).toHaveLength(1);
+  });
+
+  it("resolves an unchanged tag with a HEAD on the next round: no manifest GET, nothing fetched again", async () => {
+    const env = warmEnv("app0");
+    await cron(env);
+    const manifestGets = () => net.to(HUB, /manifests/).filter((s) => s.method === "GET").length;
+    const gets = manifestGets();
+    const blobGets = net.to(CDN).filter((s) => s.method === "GET").length;
+    await cron(env);
+    expect(manifestGets()).toBe(gets);
+    expect(net.to(CDN).filter((s) => s.method === "GET").length).toBe(blobGets);
+  });
+
   it("does nothing while another run holds the lease", async () => {
     const env = warmEnv("app0");
     await bucket().put(`${env.CACHE_NAMESPACE}/prewarm/lease`, "", {
