@@ -125,8 +125,7 @@ async function byTag(view: View, tag: string): Promise<[Response, CacheStatus]> 
       if (current && isValidDigest(current)) {
         const stored = await store.match(partition, "manifests", current, { method, range: null });
         if (stored && servable(view, "manifests", stored)) {
-          store.writeLink(partition, repository, "manifests", current);
-          if (current !== known) store.writeTag(partition, repository, tag, current);
+          if (current !== known) remember(view, tag, current);
           return [stored, "HIT"];
         }
         await stored?.body?.cancel();
@@ -137,8 +136,7 @@ async function byTag(view: View, tag: string): Promise<[Response, CacheStatus]> 
     if (!storable || response.status !== 200 || !current || !isValidDigest(current)) {
       return [response, "MISS"];
     }
-    store.writeLink(partition, repository, "manifests", current);
-    if (current !== known) store.writeTag(partition, repository, tag, current);
+    if (current !== known) remember(view, tag, current);
     return [
       method === "GET" ? store.fill(partition, "manifests", current, response) : response,
       "MISS",
@@ -148,6 +146,15 @@ async function byTag(view: View, tag: string): Promise<[Response, CacheStatus]> 
     if (!stale) throw error;
     return [stale, "STALE"];
   }
+}
+
+/**
+ * Records what the upstream just said: the tag points at `digest`, which the repository has. Only
+ * when the tag is new or moved: a put on every pull would cost more than it saves.
+ */
+function remember({ store, partition, target }: View, tag: string, digest: string): void {
+  store.writeTag(partition, target.repository, tag, digest);
+  store.writeLink(partition, target.repository, "manifests", digest);
 }
 
 /** The tag's last known manifest, marked as stale, when the client accepts its type. */
