@@ -39,11 +39,6 @@ export async function sealToken(secret: string, sealed: SealedUpstreamToken): Pr
   return `${PREFIX}${toBase64url(bytes)}`;
 }
 
-/** True when an `Authorization` value has the form of a sealed token (sealed by anyone). */
-export function looksSealed(authorization: string | null): boolean {
-  return authorization !== null && SEALED.test(authorization.trim());
-}
-
 /**
  * The upstream token in a `Bearer cfrp3.…` Authorization when this deployment sealed it and it
  * has not expired; undefined for anything else.
