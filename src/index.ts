@@ -92,8 +92,9 @@ async function handle(
 
 /**
  * What every answer gets: no body for HEAD (HTTP: the headers of the GET, without its body), the
- * registry API version, `nosniff` and a restrictive CSP, and containerd's `ns` echoed as
- * `OCI-Namespace` when it chose the upstream (distribution-spec, "Registry proxying").
+ * registry API version, `nosniff` and a restrictive CSP, containerd's `ns` echoed as
+ * `OCI-Namespace` when it chose the upstream (distribution-spec, "Registry proxying"), and for a
+ * repository answer `X-Cache` and `Server-Timing`. One copy of the headers for all of it.
  */
 function finish(request: Request, url: URL, response: Response, trace: Trace): Response {
   let body = response.body;
@@ -107,6 +108,12 @@ function finish(request: Request, url: URL, response: Response, trace: Trace): R
   if (!headers.has("content-security-policy")) headers.set("content-security-policy", REGISTRY_CSP);
   const ns = url.searchParams.get("ns");
   if (ns !== null && trace.target?.via === "ns") headers.set("oci-namespace", ns);
+  if (trace.cache) {
+    // A repository answer: where it came from, and no caching advice meant for the store.
+    headers.delete("cache-control");
+    headers.set("x-cache", trace.cache);
+    headers.set("server-timing", trace.serverTiming());
+  }
   return new Response(body, { status: response.status, headers });
 }
 

@@ -16,7 +16,7 @@ export interface Platform {
   waitUntil: (promise: Promise<unknown>) => void;
 }
 
-/** Serves a repository endpoint; every answer says where it came from (`X-Cache`, `Server-Timing`). */
+/** Serves a repository endpoint; the trace says where the answer came from (index.ts writes `X-Cache` and `Server-Timing`). */
 export async function serveRepository(
   isolate: Isolate,
   request: Request,
@@ -48,7 +48,7 @@ export async function serveRepository(
     maxObjectBytes: config.maxStoredBytes,
     waitUntil: platform.waitUntil,
   });
-  const response = await serveThroughCache({
+  return serveThroughCache({
     endpoint,
     method: request.method === "HEAD" ? "HEAD" : "GET",
     target,
@@ -58,9 +58,4 @@ export async function serveRepository(
     forward,
     trace,
   });
-  const headers = new Headers(response.headers);
-  headers.delete("cache-control");
-  headers.set("x-cache", trace.cache ?? "MISS");
-  headers.set("server-timing", trace.serverTiming());
-  return new Response(response.body, { status: response.status, headers });
 }

@@ -86,6 +86,8 @@ describe("content addressed by digest", () => {
     const second = await pullBlob(path);
     expect(second.response.headers.get("x-cache")).toBe("HIT");
     expect(second.response.headers.get("server-timing")).toBe('upstream;dur=0;desc="0 requests"');
+    // The store's immutability advice is for the Cache API, not for the client.
+    expect(second.response.headers.has("cache-control")).toBe(false);
     expect(second.response.headers.get("docker-content-digest")).toBe(nginx.blobDigest);
     expect(second.response.headers.get("content-length")).toBe(String(nginx.blob.length));
     expect(second.bytes).toEqual(nginx.blob);
